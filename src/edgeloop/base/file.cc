@@ -1,0 +1,111 @@
+#include "edgeloop/base/file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace edgeloop {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::unexpected<Error> io_error(std::string_view what, const std::filesystem::path& path) {
+  return make_error(ErrorCode::kIo, "{} {}: {}", what, path.string(), std::strerror(errno));
+}
+
+struct Mapping {
+  void* addr = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (addr) ::munmap(addr, size);
+  }
+};
+
+}  // namespace
+
+Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return io_error("cannot open", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path);
+  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kInvalidArgument, "{} is not a regular file", path.string());
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    return make_error(ErrorCode::kOutOfRange, "{} is {} bytes, more than the limit of {}", path.string(), st.st_size,
+                      max_bytes);
+  std::vector<std::byte> data(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error("cannot read", path);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  data.resize(done);
+  return data;
+}
+
+Result<SharedBytes> map_file(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return io_error("cannot open", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path);
+  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kInvalidArgument, "{} is not a regular file", path.string());
+  if (st.st_size == 0) return SharedBytes::copy({});
+  auto mapping = std::make_shared<Mapping>();
+  mapping->size = static_cast<size_t>(st.st_size);
+  mapping->addr = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (mapping->addr == MAP_FAILED) {
+    mapping->addr = nullptr;
+    return io_error("cannot map", path);
+  }
+  ByteSpan view(static_cast<const std::byte*>(mapping->addr), mapping->size);
+  return SharedBytes::view(std::move(mapping), view);
+}
+
+Status write_file_durable(const std::filesystem::path& path, ByteSpan data) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  Fd fd(::mkstemp(tmpl.data()));
+  if (fd.get() < 0) return io_error("cannot create a temporary file in", dir);
+  std::filesystem::path tmp = tmpl;
+  auto fail = [&](std::string_view what) {
+    auto e = io_error(what, tmp);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("cannot write");
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd.get(), 0644) != 0) return fail("cannot chmod");
+  if (::fsync(fd.get()) != 0) return fail("cannot fsync");
+  if (::close(fd.release()) != 0) return fail("cannot close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
+  return ok();
+}
+
+}  // namespace edgeloop

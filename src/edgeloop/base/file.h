@@ -1,0 +1,24 @@
+// Files: whole reads, read-only mappings, and durable atomic writes.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "edgeloop/base/bytes.h"
+#include "edgeloop/base/error.h"
+
+namespace edgeloop {
+
+// Reads a whole file; refuses files larger than `max_bytes`.
+Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size_t max_bytes = size_t{1} << 32);
+
+// Maps a file read-only. The mapping lives as long as any copy of the returned bytes.
+// Empty files map to an empty buffer.
+Result<SharedBytes> map_file(const std::filesystem::path& path);
+
+// Writes `data` so that after a crash at any point `path` holds either its old content or all
+// of `data`: write a temporary file beside it, fsync it, rename it over `path`, fsync the folder.
+Status write_file_durable(const std::filesystem::path& path, ByteSpan data);
+
+}  // namespace edgeloop

@@ -1,0 +1,55 @@
+#include "edgeloop/base/file.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "edgeloop/base/hash.h"
+
+namespace edgeloop {
+namespace {
+
+std::filesystem::path temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() / ("edgeloop_file_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(File, DurableWriteReplacesContentAndLeavesNoTemporaryFiles) {
+  auto dir = temp_dir();
+  auto path = dir / "state.bin";
+  ASSERT_TRUE(write_file_durable(path, as_bytes("first")).has_value());
+  ASSERT_TRUE(write_file_durable(path, as_bytes("second version")).has_value());
+  auto data = read_file(path);
+  ASSERT_TRUE(data.has_value());
+  EXPECT_EQ(as_chars(*data), "second version");
+  int files = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(File, MapFileSeesTheBytesAndMissingFilesAreClearErrors) {
+  auto dir = temp_dir();
+  auto path = dir / "m.bin";
+  ASSERT_TRUE(write_file_durable(path, as_bytes("mapped bytes")).has_value());
+  auto m = map_file(path);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(as_chars(m->span()), "mapped bytes");
+  auto missing = map_file(dir / "nope");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::kIo);
+  EXPECT_NE(missing.error().message.find("nope"), std::string::npos);
+  auto too_big = read_file(path, 3);
+  ASSERT_FALSE(too_big.has_value());
+  EXPECT_EQ(too_big.error().code, ErrorCode::kOutOfRange);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Hash, Sha256OfAbcMatchesTheStandardVector) {
+  EXPECT_EQ(to_hex(sha256(as_bytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace edgeloop
