@@ -1,0 +1,60 @@
+# edgeloop — one entry point. `make demo` and `make test` set up a fresh Debian 12 machine first.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+PY         := /usr/bin/python3
+
+.PHONY: all deps build test test-asan demo bench fuzz models conformance clean help
+
+all: build
+
+help:
+	@echo "make            build (binary at $(BUILD)/bin/edgeloop)"
+	@echo "make test       install deps, build, run every test through CTest"
+	@echo "make demo       install deps, build, run the main job (scripts/demo.sh)"
+	@echo "make bench      benchmarks (figures go into docs/benchmarks.md)"
+	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)"
+	@echo "make test-asan  the tests under AddressSanitizer + UBSan"
+	@echo "make models     regenerate models with PyTorch (MobileNetV2 into $(BUILD)/models)"
+
+deps:
+	@scripts/install-deps.sh build
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGELOOP_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+conformance: build
+	$(BUILD)/bin/edgeloop conformance onnx
+
+bench: build
+	$(BUILD)/bin/edgeloop_bench --benchmark_counters_tabular=true
+
+fuzz:
+	@scripts/install-deps.sh fuzz
+	CC=clang-16 CXX=clang++-16 cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGELOOP_FUZZ=ON -DEDGELOOP_TESTS=OFF
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+models:
+	@scripts/install-deps.sh models
+	$(PY) scripts/export_mobilenetv2.py --out-dir $(BUILD)/models
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,37 @@
+// Shared plumbing for the edgeloop command line: error reporting, JSON output, progress.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "edgeloop/base/error.h"
+
+namespace edgeloop::cli {
+
+using Json = nlohmann::ordered_json;
+
+// Thrown (only inside apps/) to leave a command with an error message and exit status 1.
+struct CommandError {
+  std::string message;
+};
+
+template <class T>
+T unwrap(Result<T> r, std::string_view what = {}) {
+  if (!r) throw CommandError{what.empty() ? r.error().message : fmt::format("{}: {}", what, r.error().message)};
+  if constexpr (!std::is_void_v<T>) return std::move(r).value();
+}
+
+inline void print_json(const Json& j) { std::puts(j.dump(2).c_str()); }
+
+// One-line progress on stderr, only when stderr is a terminal.
+void progress(std::string_view label, int64_t done, int64_t total);
+
+// Registers each command group on the root app.
+void add_model_commands(CLI::App& app);
+void add_conformance_commands(CLI::App& app);
+
+}  // namespace edgeloop::cli

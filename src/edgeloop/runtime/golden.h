@@ -1,0 +1,20 @@
+// The golden test vector: a fixed input and the output the model must give for it. Computed on
+// the build machine when an artifact is made; run as the smoke test before a device activates it.
+#pragma once
+
+#include <cstdint>
+
+#include "edgeloop/model/graph.h"
+#include "edgeloop/runtime/program.h"
+
+namespace edgeloop::runtime {
+
+// Deterministic inputs from `seed` (floats uniform in [-1, 1]; integers and bools zero), run on
+// the reference runtime; stores them with the outputs and the tolerances in graph.meta.golden.
+Status attach_golden(model::Graph& graph, uint64_t seed = 0x5eed, float rtol = 1e-4f, float atol = 1e-5f);
+
+// Runs the stored golden inputs and compares with the stored outputs. Fails when the artifact
+// has no golden vector or any output is out of tolerance; the message says which and by how much.
+Status check_golden(const Program& program);
+
+}  // namespace edgeloop::runtime

@@ -1,0 +1,84 @@
+#include "edgeloop/runtime/session.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace edgeloop::runtime {
+
+namespace {
+void free_arena(std::byte* p) { ::operator delete[](p, std::align_val_t(kArenaAlignment)); }
+std::byte* alloc_arena(size_t bytes) {
+  return static_cast<std::byte*>(::operator new[](std::max<size_t>(bytes, 1), std::align_val_t(kArenaAlignment)));
+}
+}  // namespace
+
+Session::Session(const Program& program)
+    : program_(program), arena_(alloc_arena(program.plan().arena_bytes), &free_arena) {
+  const model::Graph& g = program_.graph();
+  const MemoryPlan& plan = program_.plan();
+  views_.resize(g.tensors.size());
+  for (size_t i = 0; i < g.tensors.size(); ++i) {
+    const model::Tensor& t = g.tensors[i];
+    TensorView& v = views_[i];
+    v.dtype = t.dtype;
+    v.shape = t.shape;
+    v.quant = &t.quant;
+    // Kernels never write their inputs, so constants may point into the read-only mapping.
+    if (t.constant) v.data = const_cast<std::byte*>(t.data.data());
+    else if (plan.offsets[i] >= 0) v.data = arena_.get() + plan.offsets[i];
+  }
+  for (const model::Node& n : g.nodes) {
+    auto& ins = node_inputs_.emplace_back();
+    for (model::TensorId id : n.inputs) ins.push_back(id == model::kNoTensor ? TensorView{} : views_[id]);
+    auto& outs = node_outputs_.emplace_back();
+    for (model::TensorId id : n.outputs) outs.push_back(views_[id]);
+  }
+}
+
+Status Session::bind_inputs(std::span<const model::TensorData> inputs) {
+  const model::Graph& g = program_.graph();
+  if (inputs.size() != g.inputs.size())
+    return make_error(ErrorCode::kInvalidArgument, "the model takes {} inputs, {} were given", g.inputs.size(), inputs.size());
+  const bool by_name = std::all_of(inputs.begin(), inputs.end(), [](const auto& t) { return !t.name.empty(); });
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const model::Tensor& want = g.tensors[g.inputs[i]];
+    const model::TensorData* have = &inputs[i];
+    if (by_name) {
+      have = nullptr;
+      for (const auto& t : inputs)
+        if (t.name == want.name) have = &t;
+      if (have == nullptr) return make_error(ErrorCode::kInvalidArgument, "no value given for model input '{}'", want.name);
+    }
+    if (have->dtype != want.dtype || have->shape != want.shape)
+      return make_error(ErrorCode::kInvalidArgument, "input '{}' must be {} {}, got {} {}", want.name,
+                        model::dtype_name(want.dtype), model::shape_str(want.shape), model::dtype_name(have->dtype),
+                        model::shape_str(have->shape));
+    if (have->bytes.size() != want.byte_size())
+      return make_error(ErrorCode::kInvalidArgument, "input '{}' has {} bytes, its shape needs {}", want.name,
+                        have->bytes.size(), want.byte_size());
+    if (!have->bytes.empty()) std::memcpy(views_[g.inputs[i]].data, have->bytes.data(), have->bytes.size());
+  }
+  return ok();
+}
+
+Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs) {
+  EL_CHECK(bind_inputs(inputs));
+  const model::Graph& g = program_.graph();
+  const auto& kernels = program_.kernels();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    EL_CHECK(kernels[i](KernelContext{g.nodes[i], node_inputs_[i], node_outputs_[i]}));
+  }
+  std::vector<model::TensorData> outs;
+  for (model::TensorId id : g.outputs) {
+    const model::Tensor& t = g.tensors[id];
+    const TensorView& v = views_[id];
+    model::TensorData out{t.name, t.dtype, t.shape, {}};
+    out.bytes.resize(v.bytes());
+    if (!out.bytes.empty()) std::memcpy(out.bytes.data(), v.data, out.bytes.size());
+    outs.push_back(std::move(out));
+  }
+  return outs;
+}
+
+}  // namespace edgeloop::runtime
