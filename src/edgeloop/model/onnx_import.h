@@ -32,4 +32,21 @@ struct ImportOptions {
 Result<Graph> import_onnx(const std::filesystem::path& path, const ImportOptions& options = {});
 Result<Graph> import_onnx_bytes(ByteSpan bytes, const ImportOptions& options = {});
 
+// What a model file holds, without importing it.
+struct OnnxModelInfo {
+  int64_t opset = 0;                   // default-domain opset
+  std::vector<std::string> op_types;   // of the main graph's nodes, sorted, unique
+  std::vector<std::string> inputs;     // graph inputs that are not initializers, in order
+  std::vector<std::string> outputs;
+};
+Result<OnnxModelInfo> inspect_onnx(const std::filesystem::path& path);
+
+// True when the importer handles this default-domain op type (possibly with refusals for some
+// attributes or dtypes).
+bool onnx_op_supported(std::string_view op_type);
+
+// Reads a serialized ONNX TensorProto, such as the input_N.pb / output_N.pb files of ONNX's
+// backend tests.
+Result<TensorData> read_onnx_tensor(const std::filesystem::path& path);
+
 }  // namespace edgeloop::model

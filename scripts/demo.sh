@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The main job, end to end on this machine. For now: the model half of the loop —
+# import the Fashion-MNIST CNN, inspect it, smoke-test it, evaluate it on the 10,000 test images.
+set -euo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+edgeloop="$build/bin/edgeloop"
+work="$build/demo"
+mkdir -p "$work"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1. Import the ONNX model (examples/fashion_mnist/fashion_cnn.onnx) into a .edge artifact"
+"$edgeloop" model import "$root/examples/fashion_mnist/fashion_cnn.onnx" -o "$work/fashion_cnn.edge" \
+  --name fashion-cnn --version 1
+
+step "2. Inspect the artifact"
+"$edgeloop" model inspect "$work/fashion_cnn.edge"
+
+step "3. Verify it as a device would before activating it (loader checks + golden test vector)"
+"$edgeloop" model verify "$work/fashion_cnn.edge"
+
+step "4. Evaluate on the Fashion-MNIST test split (10,000 images, reference runtime)"
+"$edgeloop" model eval "$work/fashion_cnn.edge" --dataset fashion-mnist --split test
+
+step "Done"
+echo "The artifact is $work/fashion_cnn.edge; run '$edgeloop --help' to explore."

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Drives the edgeloop CLI as a user would and checks exit codes, messages and files.
+set -uo pipefail
+edgeloop=$1
+root=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0; passes=0
+check() {  # check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; passes=$((passes + 1)); else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+
+onnx="$root/examples/fashion_mnist/fashion_cnn.onnx"
+
+# import → inspect → verify → run
+"$edgeloop" model import "$onnx" -o "$work/m.edge" --name fashion --version 7 > "$work/import.txt" 2>&1
+check "import succeeds" test $? -eq 0
+check "import writes the artifact" test -s "$work/m.edge"
+"$edgeloop" model inspect "$work/m.edge" --json > "$work/inspect.json"
+check "inspect --json has name and version" grep -q '"version": "7"' "$work/inspect.json"
+check "inspect reports the arena" grep -q '"arena_bytes"' "$work/inspect.json"
+"$edgeloop" model verify "$work/m.edge" > /dev/null
+check "verify passes the golden vector" test $? -eq 0
+
+# a corrupt artifact: clear error, non-zero exit
+head -c 1000 "$work/m.edge" > "$work/cut.edge"
+"$edgeloop" model inspect "$work/cut.edge" > "$work/cut.txt" 2>&1
+check "truncated artifact is refused" test $? -ne 0
+check "truncated artifact error names the problem" grep -q "truncated" "$work/cut.txt"
+
+# a bad ONNX file: clear error, nothing written
+printf 'not a model' > "$work/bad.onnx"
+"$edgeloop" model import "$work/bad.onnx" -o "$work/bad.edge" > "$work/bad.txt" 2>&1
+check "garbage ONNX is refused" test $? -ne 0
+check "refused import writes nothing" test ! -e "$work/bad.edge"
+check "no temporary files are left behind" test -z "$(ls -A "$work" | grep -v -E '^(m|cut)\.edge$|\.txt$|\.json$')"
+
+# run with .npy in and out
+"$edgeloop" model eval "$work/m.edge" --limit 20 --json > "$work/eval.json"
+check "eval --json reports top1" grep -q '"top1"' "$work/eval.json"
+check "eval of 20 images counts 20" grep -q '"images": 20' "$work/eval.json"
+
+"$edgeloop" model run "$work/m.edge" --input "$work/missing.npy" --output-dir "$work/out" > "$work/run.txt" 2>&1
+check "missing input file is a clear error" grep -q "missing.npy" "$work/run.txt"
+
+"$edgeloop" --help > /dev/null
+check "--help works" test $? -eq 0
+"$edgeloop" model > /dev/null 2>&1
+check "a group without a command exits non-zero" test $? -ne 0
+
+echo "$passes passed, $fails failed"
+test $fails -eq 0
