@@ -50,7 +50,7 @@ Result<Graph> import_onnx_bytes(ByteSpan bytes, const ImportOptions& options) {
 }
 
 Result<Graph> import_onnx(const std::filesystem::path& path, const ImportOptions& options) {
-  const std::string label = path.filename().string();
+  const std::string label = path.string();
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec)

@@ -46,8 +46,11 @@ Status convert_identity(NodeContext& c) {
 Status convert_dropout(NodeContext& c) {
   EL_TRY(TensorId x, c.input(0));
   if (c.opset() >= 12 && c.has_input(2)) {
-    EL_TRY(auto training, c.constant_ints(2, "training_mode"));
-    if (training.size() == 1 && training[0] != 0)
+    EL_TRY(const Tensor* mode, c.constant_input(2, "training_mode"));
+    const auto training = read_ints(*mode);
+    if (!training || training->size() != 1)
+      return make_error(ErrorCode::kInvalidArgument, "input 'training_mode' must be a boolean scalar");
+    if ((*training)[0] != 0)
       return make_error(ErrorCode::kUnsupported, "training_mode=true is not supported (inference only)");
   }
   c.alias_output(0, x);
@@ -469,7 +472,9 @@ Status convert_cast(NodeContext& c) {
   if (!c.has_attr("to")) return make_error(ErrorCode::kInvalidArgument, "attribute 'to' is required");
   EL_TRY(int64_t to, c.attr_int("to", 0));
   auto dtype = dtype_from_onnx(static_cast<int32_t>(std::clamp<int64_t>(to, -1, 1 << 20)));
-  if (!dtype) return make_error(ErrorCode::kUnsupported, "Cast to {}", dtype.error().message);
+  if (!dtype)
+    return make_error(ErrorCode::kUnsupported, "casting to {} is not supported (float, float16, int8, uint8, int32, "
+                      "int64, bool are)", onnx_type_name(static_cast<int32_t>(std::clamp<int64_t>(to, -1, 1 << 20))));
   if (*dtype == c.tensor(x).dtype && c.tensor(x).quant.empty()) {
     c.alias_output(0, x);
     return ok();

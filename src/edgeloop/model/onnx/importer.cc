@@ -173,7 +173,7 @@ Result<std::vector<float>> NodeContext::constant_floats(size_t i, std::string_vi
 Status NodeContext::expect_no_outputs_from(size_t first, std::string_view why) const {
   for (size_t i = first; i < num_outputs(); ++i)
     if (has_output(i))
-      return make_error(ErrorCode::kUnsupported, "output {} ('{}') is not supported: {}", i, output_name(i), why);
+      return make_error(ErrorCode::kUnsupported, "output {} ('{}'): {}", i, output_name(i), why);
   return ok();
 }
 
@@ -247,7 +247,8 @@ void NodeContext::constant_output(size_t i, Tensor t) {
   if (!has_output(i)) return;
   t.name = output_name(i);
   t.constant = true;
-  imp_.values_[t.name] = imp_.g_.add_tensor(std::move(t));
+  const TensorId id = imp_.g_.add_tensor(std::move(t));
+  imp_.values_[output_name(i)] = id;
 }
 
 Status NodeContext::set_quant(TensorId id, QuantParams q) {
@@ -309,11 +310,15 @@ Result<Graph> Importer::run() {
     found = true;
     opset_ = static_cast<int>(std::clamp<int64_t>(op.version(), -1, 1 << 20));
   }
-  if (!found)
+  if (!found) {
+    std::string domains;
+    for (const auto& op : model_.opset_import())
+      domains += fmt::format("{}'{}' {}", domains.empty() ? "" : ", ", op.domain(), op.version());
     return make_error(ErrorCode::kUnsupported,
-                      "{}: the model declares no opset for the default ONNX domain (IR version {}); convert it to "
-                      "opset {}..{} with onnx.version_converter",
-                      label_, model_.ir_version(), kMinOpset, kMaxOpset);
+                      "{}: the model declares no opset of the default ONNX domain (it declares: {}); only models of "
+                      "the default domain, opsets {} to {}, can be imported",
+                      label_, domains.empty() ? "none" : domains, kMinOpset, kMaxOpset);
+  }
   if (opset_ < kMinOpset || opset_ > kMaxOpset)
     return make_error(ErrorCode::kUnsupported,
                       "{}: opset {} of the default ONNX domain is not supported ({} to {} are); convert the model "
@@ -732,7 +737,8 @@ Error Importer::refusal() const {
     msg += fmt::format("\n  {}: {}", problems_[i].what, problems_[i].reason);
   if (problems_.size() > kMaxLines) msg += fmt::format("\n  ... and {} more", problems_.size() - kMaxLines);
   if (skipped_ > 0)
-    msg += fmt::format("\n  ({} that depend on these were not checked)", plural(skipped_, "later node"));
+    msg += fmt::format("\n  ({} that depend{} on these {} not checked)", plural(skipped_, "later node"),
+                       skipped_ == 1 ? "s" : "", skipped_ == 1 ? "was" : "were");
   if (unsupported_op_seen_) {
     std::string ops;
     for (const auto& op : supported_onnx_ops()) ops += (ops.empty() ? "" : ", ") + op;
