@@ -1,5 +1,6 @@
 // Reference kernels for the nn ops (docs/ops.md). Plain loops, written to be obviously right:
-// float sums accumulate in double and round once; integer sums accumulate exactly in int64.
+// float sums accumulate in double and round once; integer sums accumulate exactly in int64 (the
+// int32 accumulator of ONNX's QLinear ops, without its overflow).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -265,7 +266,7 @@ Status run_quantized_conv(const KernelContext& ctx) {
 // ---- matrix products ----
 
 // numpy matmul of A (..., M, K) and B (..., K, N) with broadcast batch dims; a 1-D A is [1, K] and
-// a 1-D B is [K, 1]. a_offset/b_offset: for each output matrix, the index of its A and B matrix.
+// a 1-D B is [K, 1]. a_matrix/b_matrix: for each output matrix, the index of its A and B matrix.
 struct MatMulDims {
   int64_t m = 1, k = 1, n = 1;
   std::vector<int64_t> a_matrix, b_matrix;
