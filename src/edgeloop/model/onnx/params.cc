@@ -1,0 +1,253 @@
+#include "edgeloop/model/onnx/params.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace edgeloop::model::onnx_import {
+namespace {
+
+std::string list_str(std::span<const int64_t> v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// Python-style floor division (the ONNX reference implementation's `//`).
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+Status check_window(std::span<const int64_t> in, std::span<const int64_t> kernel, std::span<const int64_t> strides,
+                    std::span<const int64_t> dilations) {
+  const size_t n = kernel.size();
+  if (in.size() != n || strides.size() != n || dilations.size() != n)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "kernel {}, strides {}, dilations {} and input spatial dims {} disagree in length",
+                      list_str(kernel), list_str(strides), list_str(dilations), list_str(in));
+  for (size_t i = 0; i < n; ++i) {
+    if (kernel[i] < 1 || strides[i] < 1 || dilations[i] < 1)
+      return make_error(ErrorCode::kInvalidArgument, "kernel {}, strides {} and dilations {} must be positive",
+                        list_str(kernel), list_str(strides), list_str(dilations));
+    if (kernel[i] > (int64_t{1} << 31) || dilations[i] > (int64_t{1} << 31) || strides[i] > (int64_t{1} << 31))
+      return make_error(ErrorCode::kInvalidArgument, "window parameters too large");
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<std::vector<int64_t>> resolve_auto_pad(std::string_view auto_pad, std::span<const int64_t> in,
+                                              std::span<const int64_t> kernel, std::span<const int64_t> strides,
+                                              std::span<const int64_t> dilations, std::vector<int64_t> pads) {
+  const size_t n = kernel.size();
+  EL_CHECK(check_window(in, kernel, strides, dilations));
+  if (auto_pad.empty() || auto_pad == "NOTSET") {
+    if (pads.empty()) pads.assign(2 * n, 0);
+    if (pads.size() != 2 * n)
+      return make_error(ErrorCode::kInvalidArgument, "pads {} must have {} values (begins then ends)", list_str(pads),
+                        2 * n);
+    for (int64_t p : pads)
+      if (p < 0) return make_error(ErrorCode::kInvalidArgument, "pads {} must not be negative", list_str(pads));
+    return pads;
+  }
+  if (auto_pad == "VALID") return std::vector<int64_t>(2 * n, 0);
+  const bool upper = auto_pad == "SAME_UPPER";
+  if (!upper && auto_pad != "SAME_LOWER")
+    return make_error(ErrorCode::kUnsupported, "auto_pad '{}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
+                      auto_pad);
+  std::vector<int64_t> out(2 * n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t o = (in[i] + strides[i] - 1) / strides[i];
+    const int64_t extent = (kernel[i] - 1) * dilations[i] + 1;
+    const int64_t total = std::max<int64_t>(0, (o - 1) * strides[i] + extent - in[i]);
+    const int64_t small = total / 2, big = total - total / 2;
+    out[i] = upper ? small : big;
+    out[i + n] = upper ? big : small;
+  }
+  return out;
+}
+
+Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad, std::span<const int64_t> in,
+                                                      std::span<const int64_t> kernel,
+                                                      std::span<const int64_t> strides,
+                                                      std::span<const int64_t> dilations,
+                                                      std::vector<int64_t> pads, std::vector<int64_t> output_padding,
+                                                      std::span<const int64_t> output_shape) {
+  const size_t n = kernel.size();
+  EL_CHECK(check_window(in, kernel, strides, dilations));
+  if (output_padding.empty()) output_padding.assign(n, 0);
+  if (output_padding.size() != n)
+    return make_error(ErrorCode::kInvalidArgument, "output_padding {} must have {} values", list_str(output_padding), n);
+  const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+  if (!same && !auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID")
+    return make_error(ErrorCode::kUnsupported, "auto_pad '{}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
+                      auto_pad);
+  if (output_shape.empty() && !same) {
+    if (auto_pad == "VALID") pads.assign(2 * n, 0);
+    if (pads.empty()) pads.assign(2 * n, 0);
+    if (pads.size() != 2 * n)
+      return make_error(ErrorCode::kInvalidArgument, "pads {} must have {} values (begins then ends)", list_str(pads),
+                        2 * n);
+    return ConvTransposePads{std::move(pads), std::move(output_padding)};
+  }
+  if (!output_shape.empty() && output_shape.size() != n)
+    return make_error(ErrorCode::kInvalidArgument, "output_shape {} must have {} values", list_str(output_shape), n);
+  ConvTransposePads r{std::vector<int64_t>(2 * n, 0), std::move(output_padding)};
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t target = output_shape.empty() ? in[i] * strides[i] : output_shape[i];
+    if (target < 1) return make_error(ErrorCode::kInvalidArgument, "output_shape {} must be positive", list_str(output_shape));
+    const int64_t full = strides[i] * (in[i] - 1) + r.output_padding[i] + (kernel[i] - 1) * dilations[i] + 1;
+    const int64_t total = full - target;
+    if (total < 0) {
+      // The requested output is larger than the full transposed convolution: the extra rows at
+      // the end see only the bias, which is what output_padding means.
+      r.output_padding[i] -= total;
+      continue;
+    }
+    const int64_t half = floor_div(total, 2);
+    if (auto_pad == "SAME_UPPER") {
+      r.pads[i] = half;
+      r.pads[i + n] = total - half;
+    } else {
+      r.pads[i] = total - half;
+      r.pads[i + n] = half;
+    }
+  }
+  return r;
+}
+
+Result<Shape> resolve_reshape(const Shape& in, std::span<const int64_t> target, bool allow_zero) {
+  const int64_t total = num_elements(in);
+  if (total < 0) return make_error(ErrorCode::kInvalidArgument, "input shape {} is invalid", shape_str(in));
+  Shape out(target.begin(), target.end());
+  int64_t infer_at = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == 0 && !allow_zero) {
+      if (i >= in.size())
+        return make_error(ErrorCode::kInvalidArgument, "shape {} copies dim {} (0), but the input {} has rank {}",
+                          list_str(target), i, shape_str(in), in.size());
+      out[i] = in[i];
+    }
+    if (out[i] == -1) {
+      if (infer_at >= 0)
+        return make_error(ErrorCode::kInvalidArgument, "shape {} has more than one -1", list_str(target));
+      infer_at = static_cast<int64_t>(i);
+      continue;
+    }
+    if (out[i] < 0) return make_error(ErrorCode::kInvalidArgument, "shape {} has a negative dim", list_str(target));
+    if (out[i] != 0 && known > (int64_t{1} << 62) / out[i])
+      return make_error(ErrorCode::kInvalidArgument, "shape {} is too large", list_str(target));
+    known *= out[i];
+  }
+  if (infer_at >= 0) {
+    if (known == 0 || total % known != 0)
+      return make_error(ErrorCode::kInvalidArgument, "shape {} cannot hold the {} elements of {}", list_str(target),
+                        total, shape_str(in));
+    out[infer_at] = total / known;
+  } else if (known != total) {
+    return make_error(ErrorCode::kInvalidArgument, "shape {} has {} elements, the input {} has {}", list_str(target),
+                      known, shape_str(in), total);
+  }
+  return out;
+}
+
+Result<SliceParams> resolve_slice(const Shape& in, std::span<const int64_t> starts, std::span<const int64_t> ends,
+                                  std::span<const int64_t> axes, std::span<const int64_t> steps) {
+  const auto rank = static_cast<int64_t>(in.size());
+  if (starts.size() != ends.size())
+    return make_error(ErrorCode::kInvalidArgument, "starts {} and ends {} differ in length", list_str(starts),
+                      list_str(ends));
+  if (!axes.empty() && axes.size() != starts.size())
+    return make_error(ErrorCode::kInvalidArgument, "axes {} and starts {} differ in length", list_str(axes),
+                      list_str(starts));
+  if (!steps.empty() && steps.size() != starts.size())
+    return make_error(ErrorCode::kInvalidArgument, "steps {} and starts {} differ in length", list_str(steps),
+                      list_str(starts));
+  if (axes.empty() && static_cast<int64_t>(starts.size()) > rank)
+    return make_error(ErrorCode::kInvalidArgument, "{} starts for an input of rank {}", starts.size(), rank);
+  SliceParams p;
+  p.starts.assign(in.size(), 0);
+  p.ends.assign(in.begin(), in.end());
+  p.steps.assign(in.size(), 1);
+  std::vector<bool> seen(in.size(), false);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int64_t axis = axes.empty() ? static_cast<int64_t>(i) : axes[i];
+    if (axis < -rank || axis >= rank)
+      return make_error(ErrorCode::kInvalidArgument, "axis {} out of range for rank {}", axis, rank);
+    if (axis < 0) axis += rank;
+    if (seen[axis]) return make_error(ErrorCode::kInvalidArgument, "axes {} repeat axis {}", list_str(axes), axis);
+    seen[axis] = true;
+    const int64_t dim = in[axis];
+    const int64_t step = steps.empty() ? 1 : steps[i];
+    if (step == 0) return make_error(ErrorCode::kInvalidArgument, "steps {} contain 0", list_str(steps));
+    // Values like INT64_MIN/MAX mean "to the end"; add the dim only where it cannot overflow.
+    int64_t s = starts[i], e = ends[i];
+    // (every value below -dim clamps the same way as -1).
+    if (s < 0) s = s < -dim ? -1 : s + dim;
+    if (e < 0) e = e < -dim ? -1 : e + dim;
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+    }
+    p.starts[axis] = s;
+    p.ends[axis] = e;
+    p.steps[axis] = step;
+  }
+  return p;
+}
+
+Shape slice_output_shape(const SliceParams& p) {
+  Shape out(p.starts.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t span = p.ends[i] - p.starts[i];
+    const int64_t step = p.steps[i];
+    int64_t n = step > 0 ? (span + step - 1) / step : (span + step + 1) / step;
+    out[i] = std::max<int64_t>(0, n);
+  }
+  return out;
+}
+
+Result<ResizeParams> resolve_resize(const Shape& in, std::span<const float> scales, std::span<const int64_t> sizes) {
+  const size_t rank = in.size();
+  ResizeParams r;
+  if (!scales.empty() && !sizes.empty())
+    return make_error(ErrorCode::kInvalidArgument, "both scales and sizes are given; ONNX allows only one");
+  if (scales.empty() && sizes.empty())
+    return make_error(ErrorCode::kInvalidArgument, "neither scales nor sizes is given");
+  if (!scales.empty()) {
+    if (scales.size() != rank)
+      return make_error(ErrorCode::kInvalidArgument, "{} scales for an input of rank {}", scales.size(), rank);
+    r.scales.assign(scales.begin(), scales.end());
+    r.sizes.resize(rank);
+    for (size_t i = 0; i < rank; ++i) {
+      const float s = scales[i];
+      if (!(std::isfinite(s) && s > 0))
+        return make_error(ErrorCode::kInvalidArgument, "scale {} must be positive and finite", s);
+      const double size = std::floor(static_cast<double>(in[i]) * static_cast<double>(s));
+      if (size > static_cast<double>(int64_t{1} << 40))
+        return make_error(ErrorCode::kInvalidArgument, "scale {} makes dim {} too large", s, i);
+      r.sizes[i] = static_cast<int64_t>(size);
+    }
+    return r;
+  }
+  if (sizes.size() != rank)
+    return make_error(ErrorCode::kInvalidArgument, "{} sizes for an input of rank {}", sizes.size(), rank);
+  r.sizes.assign(sizes.begin(), sizes.end());
+  r.scales.resize(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    if (sizes[i] < 1 || sizes[i] > (int64_t{1} << 40))
+      return make_error(ErrorCode::kInvalidArgument, "size {} of dim {} out of range", sizes[i], i);
+    if (in[i] < 1) return make_error(ErrorCode::kInvalidArgument, "cannot resize an empty dim {}", i);
+    r.scales[i] = static_cast<float>(static_cast<double>(sizes[i]) / static_cast<double>(in[i]));
+  }
+  return r;
+}
+
+}  // namespace edgeloop::model::onnx_import
