@@ -178,7 +178,9 @@ Status convert_range(NodeContext& c) {
     return make_error(ErrorCode::kInvalidArgument, "Range({}, {}, {}) is too large", s, l, dl);
   const auto n = static_cast<int64_t>(std::max(0.0, count));
   std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = s + i * dl;
+  // Every value lies in [start, limit), but i * delta may not fit: wrap in unsigned arithmetic.
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = static_cast<int64_t>(static_cast<uint64_t>(s) + static_cast<uint64_t>(i) * static_cast<uint64_t>(dl));
   Tensor t = make_constant<int64_t>({}, DType::kI64, {n}, std::span<const int64_t>(v));
   if (d == DType::kI32) {
     std::vector<int32_t> v32(v.begin(), v.end());
@@ -207,9 +209,10 @@ Status convert_flatten(NodeContext& c) {
   if (axis < 0) axis += rank;
   if (axis < 0 || axis > rank)
     return make_error(ErrorCode::kInvalidArgument, "axis {} out of range for rank {}", axis, rank);
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < rank; ++i) (i < axis ? outer : inner) *= s[i];
-  return emit_reshape(c, x, {outer, inner});
+  Shape outer(s.begin(), s.begin() + axis), inner(s.begin() + axis, s.end());
+  const int64_t a = num_elements(outer), b = num_elements(inner);
+  if (a < 0 || b < 0) return make_error(ErrorCode::kInvalidArgument, "input {} is too large", shape_str(s));
+  return emit_reshape(c, x, {a, b});
 }
 
 Result<std::vector<int64_t>> axes_param(NodeContext& c, bool required) {
@@ -315,7 +318,7 @@ Status convert_split(NodeContext& c) {
     split.assign(n, s[axis] / static_cast<int64_t>(n));
   }
   int64_t total = 0;
-  for (int64_t v : split) total += v < 0 ? -(int64_t{1} << 62) : v;
+  for (int64_t v : split) total = v < 0 || v > s[axis] || total < 0 ? -1 : total + v;
   if (split.size() != n || total != s[axis])
     return make_error(ErrorCode::kInvalidArgument, "split {} does not divide dim {} of size {} into {} outputs",
                       shape_str(split), axis, s[axis], n);

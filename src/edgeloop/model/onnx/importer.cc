@@ -170,6 +170,11 @@ Result<std::vector<float>> NodeContext::constant_floats(size_t i, std::string_vi
   return std::move(*v);
 }
 
+const std::string& NodeContext::output_name(size_t i) const {
+  static const std::string kNone;
+  return i < num_outputs() ? proto_.output(static_cast<int>(i)) : kNone;
+}
+
 Status NodeContext::expect_no_outputs_from(size_t first, std::string_view why) const {
   for (size_t i = first; i < num_outputs(); ++i)
     if (has_output(i))
@@ -434,8 +439,9 @@ Status Importer::setup_inputs() {
                                           name, name));
       continue;
     }
-    if (num_elements(shape) < 0)
-      return make_error(ErrorCode::kCorrupt, "{}: input '{}' has an invalid shape {}", label_, name, declared);
+    if (num_elements(shape) < 0 || !shape_in_range(shape))
+      return make_error(ErrorCode::kInvalidArgument, "{}: input '{}' has an invalid or too large shape {}", label_, name,
+                        shape_str(shape));
     Tensor t;
     t.name = name;
     t.dtype = *dtype;
@@ -524,6 +530,7 @@ void Importer::import_node(int index) {
     }
     inputs.push_back(**r);
   }
+  if (np.output_size() == 0 || np.output(0).empty()) return refuse("the node has no (first) output");
   for (const auto& o : np.output())
     if (!o.empty() && (values_.count(o) || initializers_.count(o)))
       return refuse(fmt::format("output '{}' redefines an existing value (ONNX values are assigned once)", o));

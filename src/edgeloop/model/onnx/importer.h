@@ -68,7 +68,8 @@ class NodeContext {
   // Outputs.
   size_t num_outputs() const { return static_cast<size_t>(proto_.output_size()); }
   bool has_output(size_t i) const { return i < num_outputs() && !proto_.output(static_cast<int>(i)).empty(); }
-  const std::string& output_name(size_t i) const { return proto_.output(static_cast<int>(i)); }
+  // The name of ONNX output i; empty when absent.
+  const std::string& output_name(size_t i) const;
   // Refuses the node when any output from `first` on is requested (e.g. MaxPool's Indices).
   Status expect_no_outputs_from(size_t first, std::string_view why) const;
 

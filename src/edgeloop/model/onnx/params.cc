@@ -27,12 +27,15 @@ Status check_window(std::span<const int64_t> in, std::span<const int64_t> kernel
     return make_error(ErrorCode::kInvalidArgument,
                       "kernel {}, strides {}, dilations {} and input spatial dims {} disagree in length",
                       list_str(kernel), list_str(strides), list_str(dilations), list_str(in));
+  // Bounds that keep every window computation far from int64 overflow; real models are far below.
+  constexpr int64_t kMaxParam = int64_t{1} << 20, kMaxDim = int64_t{1} << 40;
   for (size_t i = 0; i < n; ++i) {
     if (kernel[i] < 1 || strides[i] < 1 || dilations[i] < 1)
       return make_error(ErrorCode::kInvalidArgument, "kernel {}, strides {} and dilations {} must be positive",
                         list_str(kernel), list_str(strides), list_str(dilations));
-    if (kernel[i] > (int64_t{1} << 31) || dilations[i] > (int64_t{1} << 31) || strides[i] > (int64_t{1} << 31))
-      return make_error(ErrorCode::kInvalidArgument, "window parameters too large");
+    if (kernel[i] > kMaxParam || dilations[i] > kMaxParam || strides[i] > kMaxParam || in[i] > kMaxDim)
+      return make_error(ErrorCode::kInvalidArgument, "kernel {}, strides {}, dilations {} or input {} too large",
+                        list_str(kernel), list_str(strides), list_str(dilations), list_str(in));
   }
   return ok();
 }
@@ -81,6 +84,9 @@ Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad,
   if (output_padding.empty()) output_padding.assign(n, 0);
   if (output_padding.size() != n)
     return make_error(ErrorCode::kInvalidArgument, "output_padding {} must have {} values", list_str(output_padding), n);
+  for (int64_t p : output_padding)
+    if (p < 0 || p > (int64_t{1} << 20))
+      return make_error(ErrorCode::kInvalidArgument, "output_padding {} out of range", list_str(output_padding));
   const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
   if (!same && !auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID")
     return make_error(ErrorCode::kUnsupported, "auto_pad '{}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
@@ -98,7 +104,8 @@ Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad,
   ConvTransposePads r{std::vector<int64_t>(2 * n, 0), std::move(output_padding)};
   for (size_t i = 0; i < n; ++i) {
     const int64_t target = output_shape.empty() ? in[i] * strides[i] : output_shape[i];
-    if (target < 1) return make_error(ErrorCode::kInvalidArgument, "output_shape {} must be positive", list_str(output_shape));
+    if (target < 1 || target > (int64_t{1} << 40))
+      return make_error(ErrorCode::kInvalidArgument, "output_shape {} out of range", list_str(output_shape));
     const int64_t full = strides[i] * (in[i] - 1) + r.output_padding[i] + (kernel[i] - 1) * dilations[i] + 1;
     const int64_t total = full - target;
     if (total < 0) {
@@ -203,14 +210,22 @@ Result<SliceParams> resolve_slice(const Shape& in, std::span<const int64_t> star
   return p;
 }
 
+int64_t slice_extent(int64_t start, int64_t end, int64_t step) {
+  // Work in unsigned distances: end - start may not fit in int64 for hostile values.
+  if (step > 0) {
+    if (end <= start) return 0;
+    const uint64_t span = static_cast<uint64_t>(end) - static_cast<uint64_t>(start);
+    return static_cast<int64_t>((span - 1) / static_cast<uint64_t>(step) + 1);
+  }
+  if (step == 0 || end >= start) return 0;
+  const uint64_t span = static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
+  const uint64_t magnitude = static_cast<uint64_t>(-(step + 1)) + 1;  // |step| without overflow
+  return static_cast<int64_t>((span - 1) / magnitude + 1);
+}
+
 Shape slice_output_shape(const SliceParams& p) {
   Shape out(p.starts.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int64_t span = p.ends[i] - p.starts[i];
-    const int64_t step = p.steps[i];
-    int64_t n = step > 0 ? (span + step - 1) / step : (span + step + 1) / step;
-    out[i] = std::max<int64_t>(0, n);
-  }
+  for (size_t i = 0; i < out.size(); ++i) out[i] = slice_extent(p.starts[i], p.ends[i], p.steps[i]);
   return out;
 }
 

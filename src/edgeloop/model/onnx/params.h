@@ -47,6 +47,8 @@ Result<SliceParams> resolve_slice(const Shape& in, std::span<const int64_t> star
                                   std::span<const int64_t> axes, std::span<const int64_t> steps);
 // Output shape of resolved Slice params: max(0, ceil((end - start) / step)) per dim.
 Shape slice_output_shape(const SliceParams& p);
+// max(0, ceil((end - start) / step)) without overflow for any int64 values (step != 0).
+int64_t slice_extent(int64_t start, int64_t end, int64_t step);
 
 // ONNX Resize/Upsample: exactly one of `scales` / `sizes` non-empty, one value per dim.
 // Output sizes are floor(in * scale); given sizes, scales are sizes / in.

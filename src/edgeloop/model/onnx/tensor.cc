@@ -70,6 +70,13 @@ std::vector<std::byte> narrow_copy(const Field& field) {
 
 }  // namespace
 
+bool shape_in_range(const Shape& shape) {
+  Shape nonzero;
+  for (int64_t d : shape)
+    if (d != 0) nonzero.push_back(d);
+  return num_elements(nonzero) >= 0;
+}
+
 Result<TensorData> tensor_data_from_proto(const TensorProto& p) {
   const std::string& name = p.name();
   if (p.data_location() == TensorProto::EXTERNAL || p.external_data_size() > 0) {
@@ -91,7 +98,8 @@ Result<TensorData> tensor_data_from_proto(const TensorProto& p) {
     t.shape.push_back(d);
   }
   const int64_t n = num_elements(t.shape);
-  if (n < 0) return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(t.shape));
+  if (n < 0 || !shape_in_range(t.shape))
+    return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(t.shape));
   const size_t bytes = storage_bytes(dtype, n);
   if (p.has_raw_data()) {
     if (p.raw_data().size() != bytes)

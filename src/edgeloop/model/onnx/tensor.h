@@ -19,6 +19,10 @@ int32_t dtype_to_onnx(DType dtype);
 // "double", "string", ... for messages.
 std::string onnx_type_name(int32_t onnx_type);
 
+// True when the product of the non-zero dims stays below 2^62, so no partial product of the
+// dims can overflow (num_elements alone accepts [0, 2^62, 2^62]).
+bool shape_in_range(const Shape& shape);
+
 // Decodes an embedded tensor (raw_data or the typed fields) into a constant. External data is
 // refused (kUnsupported); inconsistent sizes are kCorrupt.
 Result<Tensor> tensor_from_proto(const ::onnx::TensorProto& proto);
