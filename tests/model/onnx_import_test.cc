@@ -186,42 +186,15 @@ TEST(OnnxParams, ConvTransposeOutputShapeBecomesPadsAndOutputPadding) {
   EXPECT_THAT(same->pads, ElementsAre(0, 1));
 }
 
-TEST(OnnxParams, ReshapeResolvesZeroAndMinusOne) {
-  EXPECT_THAT(*onnx_import::resolve_reshape({2, 3, 4}, std::vector<int64_t>{0, -1}, false), ElementsAre(2, 12));
-  EXPECT_THAT(*onnx_import::resolve_reshape({2, 3, 4}, std::vector<int64_t>{-1}, false), ElementsAre(24));
-  EXPECT_THAT(*onnx_import::resolve_reshape({0, 3}, std::vector<int64_t>{0, 3}, true), ElementsAre(0, 3));
-  EXPECT_FALSE(onnx_import::resolve_reshape({2, 3}, std::vector<int64_t>{-1, -1}, false).has_value());
-  EXPECT_FALSE(onnx_import::resolve_reshape({2, 3}, std::vector<int64_t>{4, 2}, false).has_value());
-}
-
-TEST(OnnxParams, SliceClampsLikeOnnx) {
-  // x[20,10,5], starts [0,0], ends [3,10], axes [0,1], steps [1,1] (ONNX test_slice).
-  auto p = onnx_import::resolve_slice({20, 10, 5}, std::vector<int64_t>{0, 0}, std::vector<int64_t>{3, 10},
-                                      std::vector<int64_t>{0, 1}, std::vector<int64_t>{1, 1});
-  ASSERT_TRUE(p.has_value());
-  EXPECT_THAT(p->starts, ElementsAre(0, 0, 0));
-  EXPECT_THAT(p->ends, ElementsAre(3, 10, 5));
-  EXPECT_THAT(p->steps, ElementsAre(1, 1, 1));
-  // Negative start, end past the dim, INT64_MAX, negative step running to the front.
-  auto q = onnx_import::resolve_slice({20, 10}, std::vector<int64_t>{-3, INT64_MAX}, std::vector<int64_t>{1000, INT64_MIN},
-                                      std::vector<int64_t>{}, std::vector<int64_t>{1, -1});
-  ASSERT_TRUE(q.has_value());
-  EXPECT_THAT(q->starts, ElementsAre(17, 9));
-  EXPECT_THAT(q->ends, ElementsAre(20, -1));
-  EXPECT_THAT(onnx_import::slice_output_shape(*q), ElementsAre(3, 10));
-  EXPECT_FALSE(onnx_import::resolve_slice({4}, std::vector<int64_t>{0}, std::vector<int64_t>{4}, std::vector<int64_t>{},
-                                          std::vector<int64_t>{0})
-                   .has_value());
-}
-
-TEST(OnnxParams, ResizeScalesAndSizes) {
-  auto s = onnx_import::resolve_resize({1, 1, 2, 3}, std::vector<float>{1, 1, 2, 1.5f}, {});
-  ASSERT_TRUE(s.has_value());
-  EXPECT_THAT(s->sizes, ElementsAre(1, 1, 4, 4));  // floor(3 * 1.5)
-  auto z = onnx_import::resolve_resize({1, 1, 4, 4}, {}, std::vector<int64_t>{1, 1, 2, 8});
-  ASSERT_TRUE(z.has_value());
-  EXPECT_THAT(z->scales, ElementsAre(1.f, 1.f, 0.5f, 2.f));
-  EXPECT_FALSE(onnx_import::resolve_resize({1, 4}, std::vector<float>{1, 2}, std::vector<int64_t>{1, 8}).has_value());
+TEST(OnnxParams, SliceExtentNeverOverflows) {
+  using onnx_import::slice_extent;
+  EXPECT_EQ(slice_extent(0, 10, 3), 4);
+  EXPECT_EQ(slice_extent(9, -1, -1), 10);
+  EXPECT_EQ(slice_extent(9, -1, -4), 3);
+  EXPECT_EQ(slice_extent(5, 2, 1), 0);
+  EXPECT_EQ(slice_extent(2, 5, -1), 0);
+  EXPECT_EQ(slice_extent(0, 5, INT64_MAX), 1);
+  EXPECT_EQ(slice_extent(4, -1, INT64_MIN), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
