@@ -850,6 +850,42 @@ TEST(OnnxImport, ConflictingQuantParamsRefuseTheSecondNode) {
                                            "parameters (scale 0.5 zero point 0)"));
 }
 
+TEST(OnnxImport, QuantParamsFollowValuesThroughDataMovement) {
+  // u8 input → Reshape → Transpose → DequantizeLinear: the parameters set by the Dequantize reach
+  // back to the graph input, as the data-movement ops pass quantized values through unchanged.
+  OnnxModel m(13);
+  m.input("q", {2, 3}, onnx::TensorProto::UINT8);
+  m.init_i64("shape", {2}, {3, 2});
+  m.init_f32("s", {}, {0.5f});
+  m.init_i32s("zp", onnx::TensorProto::UINT8, {}, {3});
+  m.node("Reshape", {"q", "shape"}, {"r"});
+  m.node("Transpose", {"r"}, {"t"});
+  m.node("DequantizeLinear", {"t", "s", "zp"}, {"y"});
+  m.output("y");
+  auto g = m.import();
+  ASSERT_IMPORTED(g);
+  for (const char* name : {"q", "r", "t"}) {
+    const Tensor& t = tensor(*g, name);
+    EXPECT_THAT(t.quant.scales, ElementsAre(0.5f)) << name;
+    EXPECT_THAT(t.quant.zero_points, ElementsAre(3)) << name;
+  }
+
+  // Two different parameter sets meeting through a Reshape: the second node is refused.
+  OnnxModel c(13);
+  c.input("x", {2, 3});
+  c.init_i64("shape", {1}, {6});
+  c.init_f32("s1", {}, {0.5f});
+  c.init_f32("s2", {}, {0.25f});
+  c.node("QuantizeLinear", {"x", "s1"}, {"q"});
+  c.node("Reshape", {"q", "shape"}, {"r"});
+  c.node("DequantizeLinear", {"r", "s2"}, {"y"}, "dq");
+  c.output("y");
+  auto refused = c.import();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message, HasSubstr("node 'dq' (DequantizeLinear): tensor 'r' already has quantization "
+                                                 "parameters (scale 0.5 zero point 0)"));
+}
+
 TEST(OnnxImport, QuantizeLinearPutsParamsOnItsOutput) {
   OnnxModel m(13);
   m.input("x", {1, 3});

@@ -12,6 +12,33 @@ namespace {
 
 bool is_default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
 
+// Data-movement ops pass quantized values through unchanged (docs/ops.md).
+bool passes_quant_through(const Node& n) {
+  switch (n.op) {
+    case OpType::kReshape:
+    case OpType::kTranspose:
+    case OpType::kConcat:
+    case OpType::kSplit:
+    case OpType::kSlice:
+    case OpType::kPad:
+    case OpType::kGather:
+    case OpType::kMaxPool:
+      return true;
+    case OpType::kResize: return n.attrs.get_string("mode") == "nearest";
+    default: return false;
+  }
+}
+// The inputs whose values a pass-through op moves (Gather's indices are not among them).
+std::vector<TensorId> data_inputs(const Node& n) {
+  if (n.op == OpType::kConcat) return n.inputs;
+  return n.inputs.empty() ? std::vector<TensorId>{} : std::vector<TensorId>{n.inputs[0]};
+}
+
+std::string quant_str(const QuantParams& p) {
+  return p.per_tensor() ? fmt::format("scale {} zero point {}", p.scales[0], p.zero_point(0))
+                        : fmt::format("{} per-channel scales on axis {}", p.scales.size(), p.axis);
+}
+
 // Shape inference reports "node 'n' (Op): reason"; the refusal list prints the ONNX op itself.
 std::string strip_node_prefix(const std::string& message, const std::string& node) {
   const std::string prefix = "node '" + node + "' (";
@@ -202,6 +229,12 @@ Result<std::vector<TensorId>> NodeContext::emit(OpType op, std::vector<TensorId>
     t.quant = std::move(spec.quant);
     node.outputs.push_back(g.add_tensor(std::move(t)));
   }
+  if (passes_quant_through(node)) {  // outputs carry the input's per-tensor quantization
+    const TensorId in = node.inputs.empty() ? kNoTensor : node.inputs[0];
+    if (in != kNoTensor && tensor(in).quant.per_tensor())
+      for (TensorId out : node.outputs)
+        if (g.tensors[out].quant.empty()) g.tensors[out].quant = tensor(in).quant;
+  }
   const std::string node_name = node.name;
   g.nodes.push_back(std::move(node));
   if (auto s = infer_node(g, g.nodes.size() - 1); !s) {
@@ -211,6 +244,10 @@ Result<std::vector<TensorId>> NodeContext::emit(OpType op, std::vector<TensorId>
     return std::unexpected(std::move(e));
   }
   const std::vector<TensorId> ids = g.nodes.back().outputs;
+  const size_t index = g.nodes.size() - 1;
+  for (TensorId id : ids) imp_.ir_producer_[id] = index;
+  for (TensorId id : g.nodes.back().inputs)
+    if (id != kNoTensor) imp_.ir_consumers_[id].push_back(index);
   for (size_t k = 0; k < outputs.size(); ++k) {
     imp_.producer_[ids[k]] = name_;
     if (outputs[k].onnx_index >= 0 && has_output(static_cast<size_t>(outputs[k].onnx_index)))
@@ -256,25 +293,7 @@ void NodeContext::constant_output(size_t i, Tensor t) {
   imp_.values_[output_name(i)] = id;
 }
 
-Status NodeContext::set_quant(TensorId id, QuantParams q) {
-  Tensor& t = imp_.g_.tensors[static_cast<size_t>(id)];
-  if (auto s = validate_quant(q, t.dtype, t.shape); !s)
-    return make_error(ErrorCode::kInvalidArgument, "quantization parameters for '{}' ({} {}) are invalid: {}", t.name,
-                      dtype_name(t.dtype), shape_str(t.shape), s.error().message);
-  if (!t.quant.empty() && t.quant != q) {
-    auto desc = [](const QuantParams& p) {
-      return p.per_tensor() ? fmt::format("scale {} zero point {}", p.scales[0], p.zero_point(0))
-                            : fmt::format("{} per-channel scales on axis {}", p.scales.size(), p.axis);
-    };
-    return make_error(ErrorCode::kUnsupported,
-                      "tensor '{}' already has quantization parameters ({}) from another node, this node needs "
-                      "({}); a tensor carries one set",
-                      t.name, desc(t.quant), desc(q));
-  }
-  imp_.quant_journal_.emplace_back(id, t.quant);
-  t.quant = std::move(q);
-  return ok();
-}
+Status NodeContext::set_quant(TensorId id, QuantParams q) { return imp_.propagate_quant(id, q); }
 
 std::string NodeContext::fresh_name(std::string_view base) {
   std::string name(base);
@@ -554,6 +573,53 @@ void Importer::import_node(int index) {
   quant_journal_.clear();
 }
 
+Status Importer::propagate_quant(TensorId root, const QuantParams& q) {
+  std::vector<TensorId> work{root};
+  std::unordered_set<TensorId> seen;
+  while (!work.empty()) {
+    const TensorId id = work.back();
+    work.pop_back();
+    if (!seen.insert(id).second) continue;
+    Tensor& t = g_.tensors[static_cast<size_t>(id)];
+    if (t.quant == q) continue;
+    const std::string via = id == root ? std::string() : fmt::format(" (it moves the values of '{}')", g_.tensors[root].name);
+    if (!t.quant.empty())
+      return make_error(ErrorCode::kUnsupported,
+                        "tensor '{}'{} already has quantization parameters ({}) from another node, this node needs "
+                        "({}); a tensor carries one set",
+                        t.name, via, quant_str(t.quant), quant_str(q));
+    if (auto s = validate_quant(q, t.dtype, t.shape); !s)
+      return make_error(ErrorCode::kInvalidArgument, "quantization parameters for '{}'{} ({} {}) are invalid: {}", t.name,
+                        via, dtype_name(t.dtype), shape_str(t.shape), s.error().message);
+    quant_journal_.emplace_back(id, t.quant);
+    t.quant = q;
+    // Neighbours through data-movement ops share the parameters.
+    std::vector<const Node*> linked;
+    if (auto p = ir_producer_.find(id); p != ir_producer_.end() && p->second < g_.nodes.size()) {
+      const Node& n = g_.nodes[p->second];
+      if (passes_quant_through(n) && std::count(n.outputs.begin(), n.outputs.end(), id)) {
+        linked.push_back(&n);
+        for (TensorId in : data_inputs(n)) work.push_back(in);
+      }
+    }
+    if (auto c = ir_consumers_.find(id); c != ir_consumers_.end())
+      for (size_t i : c->second) {
+        if (i >= g_.nodes.size()) continue;
+        const Node& n = g_.nodes[i];
+        const auto ins = data_inputs(n);
+        if (!passes_quant_through(n) || !std::count(ins.begin(), ins.end(), id)) continue;
+        linked.push_back(&n);
+        for (TensorId out : n.outputs) work.push_back(out);
+      }
+    if (!q.per_tensor() && !linked.empty())
+      return make_error(ErrorCode::kUnsupported,
+                        "tensor '{}' would be quantized per channel, but node '{}' ({}) moves its values, which needs "
+                        "per-tensor parameters",
+                        t.name, linked[0]->name, op_name(linked[0]->op));
+  }
+  return ok();
+}
+
 Status Importer::finish_outputs() {
   std::vector<std::pair<std::string, TensorId>> outs;
   for (const auto& vi : model_.graph().output()) {
@@ -591,6 +657,7 @@ Status Importer::finish_outputs() {
       copy.attrs.set("shape", t.shape);
       Tensor out;
       out.name = name;
+      if (g_.tensors[id].quant.per_tensor()) out.quant = g_.tensors[id].quant;
       copy.outputs = {g_.add_tensor(std::move(out))};
       g_.nodes.push_back(std::move(copy));
       if (auto s = infer_node(g_, g_.nodes.size() - 1); !s) {

@@ -130,6 +130,9 @@ class Importer {
     problems_.push_back({std::move(kind), std::move(what), std::move(reason)});
   }
   Status finish_outputs();
+  // Sets `q` on `id` and on every tensor a quantized value reaches through data-movement ops
+  // (docs/ops.md: their outputs carry their input's per-tensor parameters).
+  Status propagate_quant(TensorId id, const QuantParams& q);
   void fold_batch_norms();
   void prune();
   void fill_metadata();
@@ -152,6 +155,10 @@ class Importer {
   std::unordered_set<std::string> output_names_;
   std::unordered_map<TensorId, std::string> producer_;  // tensor → ONNX node that computes it
   std::vector<std::pair<TensorId, QuantParams>> quant_journal_;  // undo log for a refused node
+  // IR node indices producing / reading each tensor (entries past a rolled-back node are stale:
+  // check the node before use).
+  std::unordered_map<TensorId, size_t> ir_producer_;
+  std::unordered_map<TensorId, std::vector<size_t>> ir_consumers_;
   std::vector<Problem> problems_;
   size_t skipped_ = 0;  // nodes not checked because they depend on refused ones
   bool unsupported_op_seen_ = false;
