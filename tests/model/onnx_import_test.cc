@@ -482,6 +482,39 @@ TEST(OnnxImport, MetadataAndInputSpecs) {
   EXPECT_EQ(named->meta.version, "7");
 }
 
+TEST(OnnxImport, MetadataPropsGivePreprocessingAndLabels) {
+  OnnxModel m;
+  m.input("img", {1, 3, 2, 2}).input("aux", {1, 4});
+  m.output("img").output("aux");
+  auto prop = [&](const std::string& k, const std::string& v) {
+    auto* p = m.proto().add_metadata_props();
+    p->set_key(k);
+    p->set_value(v);
+  };
+  prop("edgeloop.input.scale", "0.00392156862745098");
+  prop("edgeloop.input.img.mean", "0.485, 0.456, 0.406");
+  prop("edgeloop.input.img.std", "0.229,0.224,0.225");
+  prop("edgeloop.labels", "cat,dog");
+  prop("other.key", "ignored");
+  auto g = m.import();
+  ASSERT_IMPORTED(g);
+  ASSERT_EQ(g->meta.inputs.size(), 2u);
+  const IoSpec& img = g->meta.inputs[0];
+  EXPECT_FLOAT_EQ(img.scale, 1.f / 255.f);
+  EXPECT_THAT(img.mean, ElementsAre(0.485f, 0.456f, 0.406f));
+  EXPECT_THAT(img.std, ElementsAre(0.229f, 0.224f, 0.225f));
+  const IoSpec& aux = g->meta.inputs[1];
+  EXPECT_FLOAT_EQ(aux.scale, 1.f / 255.f);  // the unnamed key applies to every input
+  EXPECT_TRUE(aux.mean.empty());
+  EXPECT_THAT(g->meta.labels, ElementsAre("cat", "dog"));
+
+  prop("edgeloop.input.aux.mean", "1,2");  // two values for an input with 4 channels
+  auto bad = m.import();
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message, HasSubstr("'edgeloop.input.aux.mean' has 2 values; input 'aux' [1,4] needs 1 or "
+                                             "one per channel (4)"));
+}
+
 TEST(OnnxImport, FileNameGivesLabelAndDefaultName) {
   OnnxModel m;
   m.proto().mutable_graph()->clear_name();

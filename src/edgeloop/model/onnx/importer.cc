@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <map>
 
 #include "edgeloop/model/onnx/fold.h"
 #include "edgeloop/model/onnx/tensor.h"
@@ -381,7 +383,7 @@ Result<Graph> Importer::run() {
 
   fold_batch_norms();
   prune();
-  fill_metadata();
+  EL_CHECK(fill_metadata());
   if (auto s = verify_graph(g_); !s)
     return make_error(ErrorCode::kInternal, "{}: the imported graph fails verification ({}); this is an importer bug",
                       label_, s.error().message);
@@ -773,7 +775,37 @@ void Importer::prune() {
   }
 }
 
-void Importer::fill_metadata() {
+namespace {
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = text.find(',', pos);
+    std::string item(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    out.push_back(b == std::string::npos ? std::string() : item.substr(b, e - b + 1));
+    if (comma == std::string_view::npos) return out;
+    pos = comma + 1;
+  }
+}
+
+Result<std::vector<float>> parse_floats(const std::string& key, const std::string& text) {
+  std::vector<float> out;
+  for (const std::string& item : split_list(text)) {
+    char* end = nullptr;
+    const float v = std::strtof(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(v))
+      return make_error(ErrorCode::kInvalidArgument,
+                        "metadata_props '{}' = '{}' is not a comma-separated list of finite numbers", key, text);
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Importer::fill_metadata() {
   Metadata& m = g_.meta;
   m.name = !options_.name.empty()           ? options_.name
            : !model_.graph().name().empty() ? model_.graph().name()
@@ -785,12 +817,46 @@ void Importer::fill_metadata() {
   if (!model_.producer_version().empty()) from += (from.empty() ? "" : " ") + model_.producer_version();
   m.producer = fmt::format("edgeloop-import (from {})", from.empty() ? "an unnamed producer" : from);
   m.inputs.clear();
+  m.labels.clear();
+  // Preprocessing and class names an exporter left in metadata_props (examples/fashion_mnist):
+  // edgeloop.input.{scale,mean,std,layout} for every input, edgeloop.input.<name>.{...} for one,
+  // edgeloop.labels. Each value is one number or a comma-separated list (per channel).
+  std::map<std::string, std::string> props;
+  for (const auto& p : model_.metadata_props())
+    if (p.key().rfind("edgeloop.", 0) == 0) props[p.key()] = p.value();
+  if (auto it = props.find("edgeloop.labels"); it != props.end() && !it->second.empty()) m.labels = split_list(it->second);
   for (TensorId id : g_.inputs) {
+    const Tensor& t = g_.tensors[id];
     IoSpec spec;
-    spec.name = g_.tensors[id].name;
-    if (g_.tensors[id].shape.size() == 4) spec.layout = "NCHW";
+    spec.name = t.name;
+    if (t.shape.size() == 4) spec.layout = "NCHW";
+    for (const std::string& prefix : {std::string("edgeloop.input."), "edgeloop.input." + t.name + "."}) {
+      if (auto it = props.find(prefix + "layout"); it != props.end()) spec.layout = it->second;
+      if (auto it = props.find(prefix + "scale"); it != props.end()) {
+        EL_TRY(auto v, parse_floats(it->first, it->second));
+        if (v.size() != 1 || v[0] == 0.f)
+          return make_error(ErrorCode::kInvalidArgument, "{}: metadata_props '{}' = '{}' must be one non-zero number",
+                            label_, it->first, it->second);
+        spec.scale = v[0];
+      }
+      for (const char* field : {"mean", "std"}) {
+        auto it = props.find(prefix + field);
+        if (it == props.end()) continue;
+        EL_TRY(auto v, parse_floats(it->first, it->second));
+        const int64_t channels = t.shape.size() >= 2 ? t.shape[1] : 1;
+        if (v.size() != 1 && static_cast<int64_t>(v.size()) != channels)
+          return make_error(ErrorCode::kInvalidArgument,
+                            "{}: metadata_props '{}' has {} values; input '{}' {} needs 1 or one per channel ({})",
+                            label_, it->first, v.size(), t.name, shape_str(t.shape), channels);
+        if (std::string_view(field) == "std" && std::count(v.begin(), v.end(), 0.f))
+          return make_error(ErrorCode::kInvalidArgument, "{}: metadata_props '{}' contains a zero std", label_,
+                            it->first);
+        (std::string_view(field) == "mean" ? spec.mean : spec.std) = std::move(v);
+      }
+    }
     m.inputs.push_back(std::move(spec));
   }
+  return ok();
 }
 
 Error Importer::refusal() const {

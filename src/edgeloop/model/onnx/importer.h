@@ -135,7 +135,7 @@ class Importer {
   Status propagate_quant(TensorId id, const QuantParams& q);
   void fold_batch_norms();
   void prune();
-  void fill_metadata();
+  Status fill_metadata();
   Error refusal() const;
   std::string unique_node_name(std::string base);
 
