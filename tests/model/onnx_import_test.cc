@@ -444,6 +444,40 @@ TEST(OnnxImport, ExternalDataAndDoubleInitializersAreRefused) {
   EXPECT_THAT(r.error().message, HasSubstr("initializer 'd': dtype double (f64) is not supported"));
 }
 
+TEST(OnnxImport, DoubleConstantsFoldOnlyThroughCast) {
+  // PyTorch without constant folding: Constant(double 0.1) → Cast(float) → Clip's min.
+  OnnxModel m(13);
+  m.input("x", {1, 4});
+  auto& k = m.node("Constant", {}, {"lo64"});
+  auto* a = k.add_attribute();
+  a->set_name("value");
+  a->set_type(onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(onnx::TensorProto::DOUBLE);
+  a->mutable_t()->add_double_data(0.1);
+  auto& cast = m.node("Cast", {"lo64"}, {"lo"});
+  attr(cast, "to", int64_t{onnx::TensorProto::FLOAT});
+  auto* d = m.proto().mutable_graph()->add_initializer();
+  d->set_name("hi64");
+  d->set_data_type(onnx::TensorProto::DOUBLE);
+  d->add_double_data(2.5);
+  auto& cast2 = m.node("Cast", {"hi64"}, {"hi"});
+  attr(cast2, "to", int64_t{onnx::TensorProto::FLOAT});
+  m.node("Clip", {"x", "lo", "hi"}, {"y"});
+  m.output("y");
+  auto g = m.import();
+  ASSERT_IMPORTED(g);
+  const Node* clip = find_node(*g, OpType::kClip);
+  ASSERT_NE(clip, nullptr);
+  EXPECT_FLOAT_EQ(clip->attrs.get_float("min"), 0.1f);
+  EXPECT_FLOAT_EQ(clip->attrs.get_float("max"), 2.5f);
+
+  m.node("Add", {"lo64", "lo64"}, {"z"}, "add64");
+  m.output("z");
+  auto refused = m.import();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message, HasSubstr("node 'add64' (Add): input 'lo64' has dtype double (f64)"));
+}
+
 TEST(OnnxImport, DanglingInputIsReported) {
   OnnxModel m;
   m.input("x", {2});

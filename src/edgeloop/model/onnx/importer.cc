@@ -502,6 +502,11 @@ Result<std::optional<TensorId>> Importer::resolve(const std::string& name) {
     values_[name] = id;
     return std::optional<TensorId>{id};
   }
+  if (doubles_.count(name))
+    return make_error(ErrorCode::kUnsupported,
+                      "input '{}' has dtype double (f64), which is not supported (only a Cast of a double constant to "
+                      "another type is folded at import); export the model in float32",
+                      name);
   if (sparse_initializers_.count(name)) {
     add_problem("initializer", fmt::format("initializer '{}'", name),
                 "sparse initializers are not supported; store it as a dense tensor");
@@ -536,6 +541,7 @@ void Importer::import_node(int index) {
                        np.domain(), kMinOpset, kMaxOpset));
     return;
   }
+  if (import_double_constant(np, what)) return;
   std::vector<TensorId> inputs;
   for (const auto& in : np.input()) {
     if (in.empty()) {
@@ -620,6 +626,52 @@ Status Importer::propagate_quant(TensorId root, const QuantParams& q) {
                         t.name, linked[0]->name, op_name(linked[0]->op));
   }
   return ok();
+}
+
+bool Importer::import_double_constant(const ::onnx::NodeProto& np, const std::string& what) {
+  auto refuse = [&](std::string reason) {
+    add_problem("node", what, std::move(reason));
+    poison_outputs(np);
+    return true;
+  };
+  if (np.output_size() != 1 || np.output(0).empty() || values_.count(np.output(0)) || doubles_.count(np.output(0)))
+    return false;
+  if (np.op_type() == "Constant") {
+    for (const auto& a : np.attribute())
+      if (a.name() == "value" && a.t().data_type() == ::onnx::TensorProto::DOUBLE) {
+        auto v = double_values_from_proto(a.t());
+        if (!v) return refuse(v.error().message);
+        doubles_[np.output(0)] = std::move(*v);
+        return true;
+      }
+    return false;
+  }
+  if (np.op_type() != "Cast" || np.input_size() != 1) return false;
+  const std::string& in = np.input(0);
+  const DoubleValues* src = nullptr;
+  DoubleValues from_initializer;
+  if (auto d = doubles_.find(in); d != doubles_.end()) {
+    src = &d->second;
+  } else if (auto it = initializers_.find(in);
+             it != initializers_.end() && it->second->data_type() == ::onnx::TensorProto::DOUBLE && !values_.count(in)) {
+    auto v = double_values_from_proto(*it->second);
+    if (!v) return refuse(fmt::format("initializer '{}': {}", in, v.error().message));
+    from_initializer = std::move(*v);
+    src = &from_initializer;
+  } else {
+    return false;
+  }
+  int64_t to = -1;
+  for (const auto& a : np.attribute())
+    if (a.name() == "to") to = a.i();
+  auto dtype = dtype_from_onnx(static_cast<int32_t>(std::clamp<int64_t>(to, -1, 1 << 20)));
+  if (!dtype) return refuse(fmt::format("casting a double constant to {} is not supported", onnx_type_name(static_cast<int32_t>(std::clamp<int64_t>(to, -1, 1 << 20)))));
+  auto t = cast_doubles(*src, *dtype);
+  if (!t) return refuse(t.error().message);
+  t->name = np.output(0);
+  const TensorId id = g_.add_tensor(std::move(*t));
+  values_[np.output(0)] = id;
+  return true;
 }
 
 Status Importer::finish_outputs() {

@@ -15,6 +15,7 @@
 
 #include "edgeloop/base/error.h"
 #include "edgeloop/model/graph.h"
+#include "edgeloop/model/onnx/tensor.h"
 #include "edgeloop/model/onnx_import.h"
 
 namespace edgeloop::model::onnx_import {
@@ -130,6 +131,9 @@ class Importer {
     problems_.push_back({std::move(kind), std::move(what), std::move(reason)});
   }
   Status finish_outputs();
+  // Constant(double) and Cast(double constant): handled before the converters, as the IR has no
+  // f64 tensors. Returns true when the node was handled (or refused).
+  bool import_double_constant(const ::onnx::NodeProto& np, const std::string& what);
   // Sets `q` on `id` and on every tensor a quantized value reaches through data-movement ops
   // (docs/ops.md: their outputs carry their input's per-tensor parameters).
   Status propagate_quant(TensorId id, const QuantParams& q);
@@ -149,6 +153,8 @@ class Importer {
   std::unordered_map<std::string, const ::onnx::TensorProto*> initializers_;
   std::unordered_set<std::string> sparse_initializers_;
   std::unordered_set<std::string> poisoned_;
+  // Double constants (Constant nodes, initializers) that only a Cast may read (tensor.h).
+  std::unordered_map<std::string, DoubleValues> doubles_;
   std::unordered_map<std::string, const TensorData*> bindable_;
   std::unordered_set<std::string> names_;       // every tensor name in the model or generated
   std::unordered_set<std::string> node_names_;  // IR node names
