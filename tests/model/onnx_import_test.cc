@@ -186,42 +186,15 @@ TEST(OnnxParams, ConvTransposeOutputShapeBecomesPadsAndOutputPadding) {
   EXPECT_THAT(same->pads, ElementsAre(0, 1));
 }
 
-TEST(OnnxParams, ReshapeResolvesZeroAndMinusOne) {
-  EXPECT_THAT(*onnx_import::resolve_reshape({2, 3, 4}, std::vector<int64_t>{0, -1}, false), ElementsAre(2, 12));
-  EXPECT_THAT(*onnx_import::resolve_reshape({2, 3, 4}, std::vector<int64_t>{-1}, false), ElementsAre(24));
-  EXPECT_THAT(*onnx_import::resolve_reshape({0, 3}, std::vector<int64_t>{0, 3}, true), ElementsAre(0, 3));
-  EXPECT_FALSE(onnx_import::resolve_reshape({2, 3}, std::vector<int64_t>{-1, -1}, false).has_value());
-  EXPECT_FALSE(onnx_import::resolve_reshape({2, 3}, std::vector<int64_t>{4, 2}, false).has_value());
-}
-
-TEST(OnnxParams, SliceClampsLikeOnnx) {
-  // x[20,10,5], starts [0,0], ends [3,10], axes [0,1], steps [1,1] (ONNX test_slice).
-  auto p = onnx_import::resolve_slice({20, 10, 5}, std::vector<int64_t>{0, 0}, std::vector<int64_t>{3, 10},
-                                      std::vector<int64_t>{0, 1}, std::vector<int64_t>{1, 1});
-  ASSERT_TRUE(p.has_value());
-  EXPECT_THAT(p->starts, ElementsAre(0, 0, 0));
-  EXPECT_THAT(p->ends, ElementsAre(3, 10, 5));
-  EXPECT_THAT(p->steps, ElementsAre(1, 1, 1));
-  // Negative start, end past the dim, INT64_MAX, negative step running to the front.
-  auto q = onnx_import::resolve_slice({20, 10}, std::vector<int64_t>{-3, INT64_MAX}, std::vector<int64_t>{1000, INT64_MIN},
-                                      std::vector<int64_t>{}, std::vector<int64_t>{1, -1});
-  ASSERT_TRUE(q.has_value());
-  EXPECT_THAT(q->starts, ElementsAre(17, 9));
-  EXPECT_THAT(q->ends, ElementsAre(20, -1));
-  EXPECT_THAT(onnx_import::slice_output_shape(*q), ElementsAre(3, 10));
-  EXPECT_FALSE(onnx_import::resolve_slice({4}, std::vector<int64_t>{0}, std::vector<int64_t>{4}, std::vector<int64_t>{},
-                                          std::vector<int64_t>{0})
-                   .has_value());
-}
-
-TEST(OnnxParams, ResizeScalesAndSizes) {
-  auto s = onnx_import::resolve_resize({1, 1, 2, 3}, std::vector<float>{1, 1, 2, 1.5f}, {});
-  ASSERT_TRUE(s.has_value());
-  EXPECT_THAT(s->sizes, ElementsAre(1, 1, 4, 4));  // floor(3 * 1.5)
-  auto z = onnx_import::resolve_resize({1, 1, 4, 4}, {}, std::vector<int64_t>{1, 1, 2, 8});
-  ASSERT_TRUE(z.has_value());
-  EXPECT_THAT(z->scales, ElementsAre(1.f, 1.f, 0.5f, 2.f));
-  EXPECT_FALSE(onnx_import::resolve_resize({1, 4}, std::vector<float>{1, 2}, std::vector<int64_t>{1, 8}).has_value());
+TEST(OnnxParams, SliceExtentNeverOverflows) {
+  using onnx_import::slice_extent;
+  EXPECT_EQ(slice_extent(0, 10, 3), 4);
+  EXPECT_EQ(slice_extent(9, -1, -1), 10);
+  EXPECT_EQ(slice_extent(9, -1, -4), 3);
+  EXPECT_EQ(slice_extent(5, 2, 1), 0);
+  EXPECT_EQ(slice_extent(2, 5, -1), 0);
+  EXPECT_EQ(slice_extent(0, 5, INT64_MAX), 1);
+  EXPECT_EQ(slice_extent(4, -1, INT64_MIN), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,6 +444,40 @@ TEST(OnnxImport, ExternalDataAndDoubleInitializersAreRefused) {
   EXPECT_THAT(r.error().message, HasSubstr("initializer 'd': dtype double (f64) is not supported"));
 }
 
+TEST(OnnxImport, DoubleConstantsFoldOnlyThroughCast) {
+  // PyTorch without constant folding: Constant(double 0.1) → Cast(float) → Clip's min.
+  OnnxModel m(13);
+  m.input("x", {1, 4});
+  auto& k = m.node("Constant", {}, {"lo64"});
+  auto* a = k.add_attribute();
+  a->set_name("value");
+  a->set_type(onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(onnx::TensorProto::DOUBLE);
+  a->mutable_t()->add_double_data(0.1);
+  auto& cast = m.node("Cast", {"lo64"}, {"lo"});
+  attr(cast, "to", int64_t{onnx::TensorProto::FLOAT});
+  auto* d = m.proto().mutable_graph()->add_initializer();
+  d->set_name("hi64");
+  d->set_data_type(onnx::TensorProto::DOUBLE);
+  d->add_double_data(2.5);
+  auto& cast2 = m.node("Cast", {"hi64"}, {"hi"});
+  attr(cast2, "to", int64_t{onnx::TensorProto::FLOAT});
+  m.node("Clip", {"x", "lo", "hi"}, {"y"});
+  m.output("y");
+  auto g = m.import();
+  ASSERT_IMPORTED(g);
+  const Node* clip = find_node(*g, OpType::kClip);
+  ASSERT_NE(clip, nullptr);
+  EXPECT_FLOAT_EQ(clip->attrs.get_float("min"), 0.1f);
+  EXPECT_FLOAT_EQ(clip->attrs.get_float("max"), 2.5f);
+
+  m.node("Add", {"lo64", "lo64"}, {"z"}, "add64");
+  m.output("z");
+  auto refused = m.import();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message, HasSubstr("node 'add64' (Add): input 'lo64' has dtype double (f64)"));
+}
+
 TEST(OnnxImport, DanglingInputIsReported) {
   OnnxModel m;
   m.input("x", {2});
@@ -507,6 +514,39 @@ TEST(OnnxImport, MetadataAndInputSpecs) {
   ASSERT_IMPORTED(named);
   EXPECT_EQ(named->meta.name, "custom");
   EXPECT_EQ(named->meta.version, "7");
+}
+
+TEST(OnnxImport, MetadataPropsGivePreprocessingAndLabels) {
+  OnnxModel m;
+  m.input("img", {1, 3, 2, 2}).input("aux", {1, 4});
+  m.output("img").output("aux");
+  auto prop = [&](const std::string& k, const std::string& v) {
+    auto* p = m.proto().add_metadata_props();
+    p->set_key(k);
+    p->set_value(v);
+  };
+  prop("edgeloop.input.scale", "0.00392156862745098");
+  prop("edgeloop.input.img.mean", "0.485, 0.456, 0.406");
+  prop("edgeloop.input.img.std", "0.229,0.224,0.225");
+  prop("edgeloop.labels", "cat,dog");
+  prop("other.key", "ignored");
+  auto g = m.import();
+  ASSERT_IMPORTED(g);
+  ASSERT_EQ(g->meta.inputs.size(), 2u);
+  const IoSpec& img = g->meta.inputs[0];
+  EXPECT_FLOAT_EQ(img.scale, 1.f / 255.f);
+  EXPECT_THAT(img.mean, ElementsAre(0.485f, 0.456f, 0.406f));
+  EXPECT_THAT(img.std, ElementsAre(0.229f, 0.224f, 0.225f));
+  const IoSpec& aux = g->meta.inputs[1];
+  EXPECT_FLOAT_EQ(aux.scale, 1.f / 255.f);  // the unnamed key applies to every input
+  EXPECT_TRUE(aux.mean.empty());
+  EXPECT_THAT(g->meta.labels, ElementsAre("cat", "dog"));
+
+  prop("edgeloop.input.aux.mean", "1,2");  // two values for an input with 4 channels
+  auto bad = m.import();
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message, HasSubstr("'edgeloop.input.aux.mean' has 2 values; input 'aux' [1,4] needs 1 or "
+                                             "one per channel (4)"));
 }
 
 TEST(OnnxImport, FileNameGivesLabelAndDefaultName) {
@@ -875,6 +915,42 @@ TEST(OnnxImport, ConflictingQuantParamsRefuseTheSecondNode) {
   EXPECT_THAT(g.error().message, HasSubstr("1 node cannot be imported"));
   EXPECT_THAT(g.error().message, HasSubstr("node 'dq2' (DequantizeLinear): tensor 'q' already has quantization "
                                            "parameters (scale 0.5 zero point 0)"));
+}
+
+TEST(OnnxImport, QuantParamsFollowValuesThroughDataMovement) {
+  // u8 input → Reshape → Transpose → DequantizeLinear: the parameters set by the Dequantize reach
+  // back to the graph input, as the data-movement ops pass quantized values through unchanged.
+  OnnxModel m(13);
+  m.input("q", {2, 3}, onnx::TensorProto::UINT8);
+  m.init_i64("shape", {2}, {3, 2});
+  m.init_f32("s", {}, {0.5f});
+  m.init_i32s("zp", onnx::TensorProto::UINT8, {}, {3});
+  m.node("Reshape", {"q", "shape"}, {"r"});
+  m.node("Transpose", {"r"}, {"t"});
+  m.node("DequantizeLinear", {"t", "s", "zp"}, {"y"});
+  m.output("y");
+  auto g = m.import();
+  ASSERT_IMPORTED(g);
+  for (const char* name : {"q", "r", "t"}) {
+    const Tensor& t = tensor(*g, name);
+    EXPECT_THAT(t.quant.scales, ElementsAre(0.5f)) << name;
+    EXPECT_THAT(t.quant.zero_points, ElementsAre(3)) << name;
+  }
+
+  // Two different parameter sets meeting through a Reshape: the second node is refused.
+  OnnxModel c(13);
+  c.input("x", {2, 3});
+  c.init_i64("shape", {1}, {6});
+  c.init_f32("s1", {}, {0.5f});
+  c.init_f32("s2", {}, {0.25f});
+  c.node("QuantizeLinear", {"x", "s1"}, {"q"});
+  c.node("Reshape", {"q", "shape"}, {"r"});
+  c.node("DequantizeLinear", {"r", "s2"}, {"y"}, "dq");
+  c.output("y");
+  auto refused = c.import();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message, HasSubstr("node 'dq' (DequantizeLinear): tensor 'r' already has quantization "
+                                                 "parameters (scale 0.5 zero point 0)"));
 }
 
 TEST(OnnxImport, QuantizeLinearPutsParamsOnItsOutput) {

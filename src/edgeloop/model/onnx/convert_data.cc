@@ -9,6 +9,7 @@
 #include "edgeloop/model/onnx/fold.h"
 #include "edgeloop/model/onnx/params.h"
 #include "edgeloop/model/onnx/tensor.h"
+#include "edgeloop/model/shapes/data_params.h"
 
 namespace edgeloop::model::onnx_import {
 
@@ -178,7 +179,9 @@ Status convert_range(NodeContext& c) {
     return make_error(ErrorCode::kInvalidArgument, "Range({}, {}, {}) is too large", s, l, dl);
   const auto n = static_cast<int64_t>(std::max(0.0, count));
   std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = s + i * dl;
+  // Every value lies in [start, limit), but i * delta may not fit: wrap in unsigned arithmetic.
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = static_cast<int64_t>(static_cast<uint64_t>(s) + static_cast<uint64_t>(i) * static_cast<uint64_t>(dl));
   Tensor t = make_constant<int64_t>({}, DType::kI64, {n}, std::span<const int64_t>(v));
   if (d == DType::kI32) {
     std::vector<int32_t> v32(v.begin(), v.end());
@@ -201,15 +204,9 @@ Status convert_reshape(NodeContext& c) {
 
 Status convert_flatten(NodeContext& c) {
   EL_TRY(TensorId x, c.input(0));
-  const Shape& s = c.shape(x);
-  const auto rank = static_cast<int64_t>(s.size());
   EL_TRY(int64_t axis, c.attr_int("axis", 1));
-  if (axis < 0) axis += rank;
-  if (axis < 0 || axis > rank)
-    return make_error(ErrorCode::kInvalidArgument, "axis {} out of range for rank {}", axis, rank);
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < rank; ++i) (i < axis ? outer : inner) *= s[i];
-  return emit_reshape(c, x, {outer, inner});
+  EL_TRY(Shape out, resolve_flatten(c.shape(x), axis));
+  return emit_reshape(c, x, std::move(out));
 }
 
 Result<std::vector<int64_t>> axes_param(NodeContext& c, bool required) {
@@ -226,35 +223,15 @@ Result<std::vector<int64_t>> axes_param(NodeContext& c, bool required) {
 
 Status convert_squeeze(NodeContext& c) {
   EL_TRY(TensorId x, c.input(0));
-  const Shape& s = c.shape(x);
   EL_TRY(auto axes, axes_param(c, false));
-  std::vector<bool> drop(s.size(), false);
-  for (int64_t a : axes) {
-    EL_TRY(int64_t n, normalize_axis(a, static_cast<int64_t>(s.size())));
-    if (s[n] != 1)
-      return make_error(ErrorCode::kInvalidArgument, "cannot squeeze axis {} of {}: its size is not 1", a, shape_str(s));
-    drop[n] = true;
-  }
-  Shape out;
-  for (size_t i = 0; i < s.size(); ++i)
-    if (axes.empty() ? s[i] != 1 : !drop[i]) out.push_back(s[i]);
+  EL_TRY(Shape out, resolve_squeeze(c.shape(x), axes));
   return emit_reshape(c, x, std::move(out));
 }
 
 Status convert_unsqueeze(NodeContext& c) {
   EL_TRY(TensorId x, c.input(0));
-  const Shape& s = c.shape(x);
   EL_TRY(auto axes, axes_param(c, true));
-  const auto rank = static_cast<int64_t>(s.size() + axes.size());
-  std::vector<bool> ones(static_cast<size_t>(rank), false);
-  for (int64_t a : axes) {
-    EL_TRY(int64_t n, normalize_axis(a, rank));
-    if (ones[n]) return make_error(ErrorCode::kInvalidArgument, "axes {} repeat axis {}", shape_str(axes), n);
-    ones[n] = true;
-  }
-  Shape out;
-  size_t next = 0;
-  for (int64_t i = 0; i < rank; ++i) out.push_back(ones[i] ? 1 : s[next++]);
+  EL_TRY(Shape out, resolve_unsqueeze(c.shape(x), axes));
   return emit_reshape(c, x, std::move(out));
 }
 
@@ -295,9 +272,7 @@ Status convert_concat(NodeContext& c) {
 
 Status convert_split(NodeContext& c) {
   EL_TRY(TensorId x, c.input(0));
-  const Shape& s = c.shape(x);
   EL_TRY(int64_t axis, c.attr_int("axis", 0));
-  EL_TRY(axis, normalize_axis(axis, static_cast<int64_t>(s.size())));
   std::vector<int64_t> split;
   if (c.opset() >= 13) {
     if (c.has_input(1)) {
@@ -307,21 +282,10 @@ Status convert_split(NodeContext& c) {
     EL_TRY(split, c.attr_ints("split"));
   }
   const size_t n = c.num_outputs();
-  if (n == 0) return make_error(ErrorCode::kInvalidArgument, "Split has no outputs");
-  if (split.empty()) {
-    if (s[axis] % static_cast<int64_t>(n) != 0)
-      return make_error(ErrorCode::kInvalidArgument, "dim {} of size {} does not split evenly into {} outputs", axis,
-                        s[axis], n);
-    split.assign(n, s[axis] / static_cast<int64_t>(n));
-  }
-  int64_t total = 0;
-  for (int64_t v : split) total += v < 0 ? -(int64_t{1} << 62) : v;
-  if (split.size() != n || total != s[axis])
-    return make_error(ErrorCode::kInvalidArgument, "split {} does not divide dim {} of size {} into {} outputs",
-                      shape_str(split), axis, s[axis], n);
+  EL_TRY(SplitParams p, resolve_split(c.shape(x), axis, split, n));
   Attributes a;
-  a.set("axis", axis);
-  a.set("split", split);
+  a.set("axis", p.axis);
+  a.set("split", p.split);
   return c.emit_or_fold(OpType::kSplit, {x}, std::move(a), n);
 }
 
@@ -344,7 +308,14 @@ Status convert_slice(NodeContext& c) {
       EL_TRY(steps, c.constant_ints(4, "steps"));
     }
   }
-  EL_TRY(SliceParams p, resolve_slice(c.shape(x), starts, ends, axes, steps));
+  const Shape& in = c.shape(x);
+  EL_TRY(SliceParams p, resolve_slice(in, starts, ends, axes, steps));
+  // A step beyond the dim takes one element either way; bounding it keeps every later extent
+  // computation (ceil((end - start) / step)) far from int64 overflow.
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const int64_t limit = std::max<int64_t>(in[i], 1);
+    p.steps[i] = std::clamp(p.steps[i], -limit, limit);
+  }
   Attributes a;
   a.set("starts", p.starts);
   a.set("ends", p.ends);

@@ -111,8 +111,8 @@ Result<TensorId> legacy_broadcast(NodeContext& c, TensorId a, TensorId b) {
   EL_TRY(int64_t axis, c.attr_int("axis", 0));
   const auto ra = static_cast<int64_t>(c.shape(a).size());
   const Shape& bs = c.shape(b);
-  if (axis < 0) axis += ra;
-  if (axis < 0 || axis + static_cast<int64_t>(bs.size()) > ra)
+  if (axis < 0 && axis >= -ra) axis += ra;
+  if (axis < 0 || axis > ra || axis + static_cast<int64_t>(bs.size()) > ra)
     return make_error(ErrorCode::kInvalidArgument, "legacy broadcast of {} into {} at axis {} is out of range",
                       shape_str(bs), shape_str(c.shape(a)), axis);
   Shape target = bs;

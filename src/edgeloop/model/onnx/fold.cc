@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "edgeloop/model/half.h"
+#include "edgeloop/model/onnx/params.h"
 #include "edgeloop/model/shape_inference.h"
 
 namespace edgeloop::model::onnx_import {
@@ -16,32 +18,6 @@ Tensor make_constant(std::string name, DType dtype, Shape shape, std::vector<std
   t.constant = true;
   t.data = SharedBytes::adopt(std::move(bytes));
   return t;
-}
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits = 0;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalize
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 std::optional<std::vector<int64_t>> read_ints(const Tensor& t) {
@@ -188,8 +164,7 @@ Result<Outputs> fold_slice(const Attributes& a, const Tensor& x) {
   for (size_t i = 0; i < r; ++i) {
     const int64_t dim = x.shape[i], s = starts[i], e = ends[i], st = steps[i];
     if (st == 0) return Outputs{};
-    const int64_t span = e - s;
-    out[i] = std::max<int64_t>(0, st > 0 ? (span + st - 1) / st : (span + st + 1) / st);
+    out[i] = slice_extent(s, e, st);
     // Every read must stay inside the input (canonical params are clamped; check anyway).
     if (out[i] > 0) {
       const int64_t last = s + (out[i] - 1) * st;

@@ -36,7 +36,5 @@ Tensor make_constant(std::string name, DType dtype, Shape shape, std::span<const
 std::optional<std::vector<int64_t>> read_ints(const Tensor& t);
 // Reads a numeric constant (f32, f16, and the integer types) as float values.
 std::optional<std::vector<float>> read_floats(const Tensor& t);
-// IEEE half bits → float.
-float half_to_float(uint16_t h);
 
 }  // namespace edgeloop::model::onnx_import

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <map>
 
 #include "edgeloop/model/onnx/fold.h"
 #include "edgeloop/model/onnx/tensor.h"
@@ -11,6 +13,33 @@ namespace edgeloop::model::onnx_import {
 namespace {
 
 bool is_default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+// Data-movement ops pass quantized values through unchanged (docs/ops.md).
+bool passes_quant_through(const Node& n) {
+  switch (n.op) {
+    case OpType::kReshape:
+    case OpType::kTranspose:
+    case OpType::kConcat:
+    case OpType::kSplit:
+    case OpType::kSlice:
+    case OpType::kPad:
+    case OpType::kGather:
+    case OpType::kMaxPool:
+      return true;
+    case OpType::kResize: return n.attrs.get_string("mode") == "nearest";
+    default: return false;
+  }
+}
+// The inputs whose values a pass-through op moves (Gather's indices are not among them).
+std::vector<TensorId> data_inputs(const Node& n) {
+  if (n.op == OpType::kConcat) return n.inputs;
+  return n.inputs.empty() ? std::vector<TensorId>{} : std::vector<TensorId>{n.inputs[0]};
+}
+
+std::string quant_str(const QuantParams& p) {
+  return p.per_tensor() ? fmt::format("scale {} zero point {}", p.scales[0], p.zero_point(0))
+                        : fmt::format("{} per-channel scales on axis {}", p.scales.size(), p.axis);
+}
 
 // Shape inference reports "node 'n' (Op): reason"; the refusal list prints the ONNX op itself.
 std::string strip_node_prefix(const std::string& message, const std::string& node) {
@@ -170,6 +199,11 @@ Result<std::vector<float>> NodeContext::constant_floats(size_t i, std::string_vi
   return std::move(*v);
 }
 
+const std::string& NodeContext::output_name(size_t i) const {
+  static const std::string kNone;
+  return i < num_outputs() ? proto_.output(static_cast<int>(i)) : kNone;
+}
+
 Status NodeContext::expect_no_outputs_from(size_t first, std::string_view why) const {
   for (size_t i = first; i < num_outputs(); ++i)
     if (has_output(i))
@@ -197,6 +231,12 @@ Result<std::vector<TensorId>> NodeContext::emit(OpType op, std::vector<TensorId>
     t.quant = std::move(spec.quant);
     node.outputs.push_back(g.add_tensor(std::move(t)));
   }
+  if (passes_quant_through(node)) {  // outputs carry the input's per-tensor quantization
+    const TensorId in = node.inputs.empty() ? kNoTensor : node.inputs[0];
+    if (in != kNoTensor && tensor(in).quant.per_tensor())
+      for (TensorId out : node.outputs)
+        if (g.tensors[out].quant.empty()) g.tensors[out].quant = tensor(in).quant;
+  }
   const std::string node_name = node.name;
   g.nodes.push_back(std::move(node));
   if (auto s = infer_node(g, g.nodes.size() - 1); !s) {
@@ -206,6 +246,10 @@ Result<std::vector<TensorId>> NodeContext::emit(OpType op, std::vector<TensorId>
     return std::unexpected(std::move(e));
   }
   const std::vector<TensorId> ids = g.nodes.back().outputs;
+  const size_t index = g.nodes.size() - 1;
+  for (TensorId id : ids) imp_.ir_producer_[id] = index;
+  for (TensorId id : g.nodes.back().inputs)
+    if (id != kNoTensor) imp_.ir_consumers_[id].push_back(index);
   for (size_t k = 0; k < outputs.size(); ++k) {
     imp_.producer_[ids[k]] = name_;
     if (outputs[k].onnx_index >= 0 && has_output(static_cast<size_t>(outputs[k].onnx_index)))
@@ -251,25 +295,7 @@ void NodeContext::constant_output(size_t i, Tensor t) {
   imp_.values_[output_name(i)] = id;
 }
 
-Status NodeContext::set_quant(TensorId id, QuantParams q) {
-  Tensor& t = imp_.g_.tensors[static_cast<size_t>(id)];
-  if (auto s = validate_quant(q, t.dtype, t.shape); !s)
-    return make_error(ErrorCode::kInvalidArgument, "quantization parameters for '{}' ({} {}) are invalid: {}", t.name,
-                      dtype_name(t.dtype), shape_str(t.shape), s.error().message);
-  if (!t.quant.empty() && t.quant != q) {
-    auto desc = [](const QuantParams& p) {
-      return p.per_tensor() ? fmt::format("scale {} zero point {}", p.scales[0], p.zero_point(0))
-                            : fmt::format("{} per-channel scales on axis {}", p.scales.size(), p.axis);
-    };
-    return make_error(ErrorCode::kUnsupported,
-                      "tensor '{}' already has quantization parameters ({}) from another node, this node needs "
-                      "({}); a tensor carries one set",
-                      t.name, desc(t.quant), desc(q));
-  }
-  imp_.quant_journal_.emplace_back(id, t.quant);
-  t.quant = std::move(q);
-  return ok();
-}
+Status NodeContext::set_quant(TensorId id, QuantParams q) { return imp_.propagate_quant(id, q); }
 
 std::string NodeContext::fresh_name(std::string_view base) {
   std::string name(base);
@@ -357,7 +383,7 @@ Result<Graph> Importer::run() {
 
   fold_batch_norms();
   prune();
-  fill_metadata();
+  EL_CHECK(fill_metadata());
   if (auto s = verify_graph(g_); !s)
     return make_error(ErrorCode::kInternal, "{}: the imported graph fails verification ({}); this is an importer bug",
                       label_, s.error().message);
@@ -434,8 +460,9 @@ Status Importer::setup_inputs() {
                                           name, name));
       continue;
     }
-    if (num_elements(shape) < 0)
-      return make_error(ErrorCode::kCorrupt, "{}: input '{}' has an invalid shape {}", label_, name, declared);
+    if (num_elements(shape) < 0 || !shape_in_range(shape))
+      return make_error(ErrorCode::kInvalidArgument, "{}: input '{}' has an invalid or too large shape {}", label_, name,
+                        shape_str(shape));
     Tensor t;
     t.name = name;
     t.dtype = *dtype;
@@ -475,6 +502,11 @@ Result<std::optional<TensorId>> Importer::resolve(const std::string& name) {
     values_[name] = id;
     return std::optional<TensorId>{id};
   }
+  if (doubles_.count(name))
+    return make_error(ErrorCode::kUnsupported,
+                      "input '{}' has dtype double (f64), which is not supported (only a Cast of a double constant to "
+                      "another type is folded at import); export the model in float32",
+                      name);
   if (sparse_initializers_.count(name)) {
     add_problem("initializer", fmt::format("initializer '{}'", name),
                 "sparse initializers are not supported; store it as a dense tensor");
@@ -509,6 +541,7 @@ void Importer::import_node(int index) {
                        np.domain(), kMinOpset, kMaxOpset));
     return;
   }
+  if (import_double_constant(np, what)) return;
   std::vector<TensorId> inputs;
   for (const auto& in : np.input()) {
     if (in.empty()) {
@@ -524,6 +557,7 @@ void Importer::import_node(int index) {
     }
     inputs.push_back(**r);
   }
+  if (np.output_size() == 0 || np.output(0).empty()) return refuse("the node has no (first) output");
   for (const auto& o : np.output())
     if (!o.empty() && (values_.count(o) || initializers_.count(o)))
       return refuse(fmt::format("output '{}' redefines an existing value (ONNX values are assigned once)", o));
@@ -545,6 +579,99 @@ void Importer::import_node(int index) {
     refuse(strip_node_prefix(s.error().message, name));
   }
   quant_journal_.clear();
+}
+
+Status Importer::propagate_quant(TensorId root, const QuantParams& q) {
+  std::vector<TensorId> work{root};
+  std::unordered_set<TensorId> seen;
+  while (!work.empty()) {
+    const TensorId id = work.back();
+    work.pop_back();
+    if (!seen.insert(id).second) continue;
+    Tensor& t = g_.tensors[static_cast<size_t>(id)];
+    if (t.quant == q) continue;
+    const std::string via = id == root ? std::string() : fmt::format(" (it moves the values of '{}')", g_.tensors[root].name);
+    if (!t.quant.empty())
+      return make_error(ErrorCode::kUnsupported,
+                        "tensor '{}'{} already has quantization parameters ({}) from another node, this node needs "
+                        "({}); a tensor carries one set",
+                        t.name, via, quant_str(t.quant), quant_str(q));
+    if (auto s = validate_quant(q, t.dtype, t.shape); !s)
+      return make_error(ErrorCode::kInvalidArgument, "quantization parameters for '{}'{} ({} {}) are invalid: {}", t.name,
+                        via, dtype_name(t.dtype), shape_str(t.shape), s.error().message);
+    quant_journal_.emplace_back(id, t.quant);
+    t.quant = q;
+    // Neighbours through data-movement ops share the parameters.
+    std::vector<const Node*> linked;
+    if (auto p = ir_producer_.find(id); p != ir_producer_.end() && p->second < g_.nodes.size()) {
+      const Node& n = g_.nodes[p->second];
+      if (passes_quant_through(n) && std::count(n.outputs.begin(), n.outputs.end(), id)) {
+        linked.push_back(&n);
+        for (TensorId in : data_inputs(n)) work.push_back(in);
+      }
+    }
+    if (auto c = ir_consumers_.find(id); c != ir_consumers_.end())
+      for (size_t i : c->second) {
+        if (i >= g_.nodes.size()) continue;
+        const Node& n = g_.nodes[i];
+        const auto ins = data_inputs(n);
+        if (!passes_quant_through(n) || !std::count(ins.begin(), ins.end(), id)) continue;
+        linked.push_back(&n);
+        for (TensorId out : n.outputs) work.push_back(out);
+      }
+    if (!q.per_tensor() && !linked.empty())
+      return make_error(ErrorCode::kUnsupported,
+                        "tensor '{}' would be quantized per channel, but node '{}' ({}) moves its values, which needs "
+                        "per-tensor parameters",
+                        t.name, linked[0]->name, op_name(linked[0]->op));
+  }
+  return ok();
+}
+
+bool Importer::import_double_constant(const ::onnx::NodeProto& np, const std::string& what) {
+  auto refuse = [&](std::string reason) {
+    add_problem("node", what, std::move(reason));
+    poison_outputs(np);
+    return true;
+  };
+  if (np.output_size() != 1 || np.output(0).empty() || values_.count(np.output(0)) || doubles_.count(np.output(0)))
+    return false;
+  if (np.op_type() == "Constant") {
+    for (const auto& a : np.attribute())
+      if (a.name() == "value" && a.t().data_type() == ::onnx::TensorProto::DOUBLE) {
+        auto v = double_values_from_proto(a.t());
+        if (!v) return refuse(v.error().message);
+        doubles_[np.output(0)] = std::move(*v);
+        return true;
+      }
+    return false;
+  }
+  if (np.op_type() != "Cast" || np.input_size() != 1) return false;
+  const std::string& in = np.input(0);
+  const DoubleValues* src = nullptr;
+  DoubleValues from_initializer;
+  if (auto d = doubles_.find(in); d != doubles_.end()) {
+    src = &d->second;
+  } else if (auto it = initializers_.find(in);
+             it != initializers_.end() && it->second->data_type() == ::onnx::TensorProto::DOUBLE && !values_.count(in)) {
+    auto v = double_values_from_proto(*it->second);
+    if (!v) return refuse(fmt::format("initializer '{}': {}", in, v.error().message));
+    from_initializer = std::move(*v);
+    src = &from_initializer;
+  } else {
+    return false;
+  }
+  int64_t to = -1;
+  for (const auto& a : np.attribute())
+    if (a.name() == "to") to = a.i();
+  auto dtype = dtype_from_onnx(static_cast<int32_t>(std::clamp<int64_t>(to, -1, 1 << 20)));
+  if (!dtype) return refuse(fmt::format("casting a double constant to {} is not supported", onnx_type_name(static_cast<int32_t>(std::clamp<int64_t>(to, -1, 1 << 20)))));
+  auto t = cast_doubles(*src, *dtype);
+  if (!t) return refuse(t.error().message);
+  t->name = np.output(0);
+  const TensorId id = g_.add_tensor(std::move(*t));
+  values_[np.output(0)] = id;
+  return true;
 }
 
 Status Importer::finish_outputs() {
@@ -584,6 +711,7 @@ Status Importer::finish_outputs() {
       copy.attrs.set("shape", t.shape);
       Tensor out;
       out.name = name;
+      if (g_.tensors[id].quant.per_tensor()) out.quant = g_.tensors[id].quant;
       copy.outputs = {g_.add_tensor(std::move(out))};
       g_.nodes.push_back(std::move(copy));
       if (auto s = infer_node(g_, g_.nodes.size() - 1); !s) {
@@ -699,7 +827,37 @@ void Importer::prune() {
   }
 }
 
-void Importer::fill_metadata() {
+namespace {
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = text.find(',', pos);
+    std::string item(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    out.push_back(b == std::string::npos ? std::string() : item.substr(b, e - b + 1));
+    if (comma == std::string_view::npos) return out;
+    pos = comma + 1;
+  }
+}
+
+Result<std::vector<float>> parse_floats(const std::string& key, const std::string& text) {
+  std::vector<float> out;
+  for (const std::string& item : split_list(text)) {
+    char* end = nullptr;
+    const float v = std::strtof(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(v))
+      return make_error(ErrorCode::kInvalidArgument,
+                        "metadata_props '{}' = '{}' is not a comma-separated list of finite numbers", key, text);
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Importer::fill_metadata() {
   Metadata& m = g_.meta;
   m.name = !options_.name.empty()           ? options_.name
            : !model_.graph().name().empty() ? model_.graph().name()
@@ -711,12 +869,46 @@ void Importer::fill_metadata() {
   if (!model_.producer_version().empty()) from += (from.empty() ? "" : " ") + model_.producer_version();
   m.producer = fmt::format("edgeloop-import (from {})", from.empty() ? "an unnamed producer" : from);
   m.inputs.clear();
+  m.labels.clear();
+  // Preprocessing and class names an exporter left in metadata_props (examples/fashion_mnist):
+  // edgeloop.input.{scale,mean,std,layout} for every input, edgeloop.input.<name>.{...} for one,
+  // edgeloop.labels. Each value is one number or a comma-separated list (per channel).
+  std::map<std::string, std::string> props;
+  for (const auto& p : model_.metadata_props())
+    if (p.key().rfind("edgeloop.", 0) == 0) props[p.key()] = p.value();
+  if (auto it = props.find("edgeloop.labels"); it != props.end() && !it->second.empty()) m.labels = split_list(it->second);
   for (TensorId id : g_.inputs) {
+    const Tensor& t = g_.tensors[id];
     IoSpec spec;
-    spec.name = g_.tensors[id].name;
-    if (g_.tensors[id].shape.size() == 4) spec.layout = "NCHW";
+    spec.name = t.name;
+    if (t.shape.size() == 4) spec.layout = "NCHW";
+    for (const std::string& prefix : {std::string("edgeloop.input."), "edgeloop.input." + t.name + "."}) {
+      if (auto it = props.find(prefix + "layout"); it != props.end()) spec.layout = it->second;
+      if (auto it = props.find(prefix + "scale"); it != props.end()) {
+        EL_TRY(auto v, parse_floats(it->first, it->second));
+        if (v.size() != 1 || v[0] == 0.f)
+          return make_error(ErrorCode::kInvalidArgument, "{}: metadata_props '{}' = '{}' must be one non-zero number",
+                            label_, it->first, it->second);
+        spec.scale = v[0];
+      }
+      for (const char* field : {"mean", "std"}) {
+        auto it = props.find(prefix + field);
+        if (it == props.end()) continue;
+        EL_TRY(auto v, parse_floats(it->first, it->second));
+        const int64_t channels = t.shape.size() >= 2 ? t.shape[1] : 1;
+        if (v.size() != 1 && static_cast<int64_t>(v.size()) != channels)
+          return make_error(ErrorCode::kInvalidArgument,
+                            "{}: metadata_props '{}' has {} values; input '{}' {} needs 1 or one per channel ({})",
+                            label_, it->first, v.size(), t.name, shape_str(t.shape), channels);
+        if (std::string_view(field) == "std" && std::count(v.begin(), v.end(), 0.f))
+          return make_error(ErrorCode::kInvalidArgument, "{}: metadata_props '{}' contains a zero std", label_,
+                            it->first);
+        (std::string_view(field) == "mean" ? spec.mean : spec.std) = std::move(v);
+      }
+    }
     m.inputs.push_back(std::move(spec));
   }
+  return ok();
 }
 
 Error Importer::refusal() const {

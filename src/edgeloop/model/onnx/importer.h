@@ -15,6 +15,7 @@
 
 #include "edgeloop/base/error.h"
 #include "edgeloop/model/graph.h"
+#include "edgeloop/model/onnx/tensor.h"
 #include "edgeloop/model/onnx_import.h"
 
 namespace edgeloop::model::onnx_import {
@@ -68,7 +69,8 @@ class NodeContext {
   // Outputs.
   size_t num_outputs() const { return static_cast<size_t>(proto_.output_size()); }
   bool has_output(size_t i) const { return i < num_outputs() && !proto_.output(static_cast<int>(i)).empty(); }
-  const std::string& output_name(size_t i) const { return proto_.output(static_cast<int>(i)); }
+  // The name of ONNX output i; empty when absent.
+  const std::string& output_name(size_t i) const;
   // Refuses the node when any output from `first` on is requested (e.g. MaxPool's Indices).
   Status expect_no_outputs_from(size_t first, std::string_view why) const;
 
@@ -129,9 +131,15 @@ class Importer {
     problems_.push_back({std::move(kind), std::move(what), std::move(reason)});
   }
   Status finish_outputs();
+  // Constant(double) and Cast(double constant): handled before the converters, as the IR has no
+  // f64 tensors. Returns true when the node was handled (or refused).
+  bool import_double_constant(const ::onnx::NodeProto& np, const std::string& what);
+  // Sets `q` on `id` and on every tensor a quantized value reaches through data-movement ops
+  // (docs/ops.md: their outputs carry their input's per-tensor parameters).
+  Status propagate_quant(TensorId id, const QuantParams& q);
   void fold_batch_norms();
   void prune();
-  void fill_metadata();
+  Status fill_metadata();
   Error refusal() const;
   std::string unique_node_name(std::string base);
 
@@ -145,12 +153,18 @@ class Importer {
   std::unordered_map<std::string, const ::onnx::TensorProto*> initializers_;
   std::unordered_set<std::string> sparse_initializers_;
   std::unordered_set<std::string> poisoned_;
+  // Double constants (Constant nodes, initializers) that only a Cast may read (tensor.h).
+  std::unordered_map<std::string, DoubleValues> doubles_;
   std::unordered_map<std::string, const TensorData*> bindable_;
   std::unordered_set<std::string> names_;       // every tensor name in the model or generated
   std::unordered_set<std::string> node_names_;  // IR node names
   std::unordered_set<std::string> output_names_;
   std::unordered_map<TensorId, std::string> producer_;  // tensor → ONNX node that computes it
   std::vector<std::pair<TensorId, QuantParams>> quant_journal_;  // undo log for a refused node
+  // IR node indices producing / reading each tensor (entries past a rolled-back node are stale:
+  // check the node before use).
+  std::unordered_map<TensorId, size_t> ir_producer_;
+  std::unordered_map<TensorId, std::vector<size_t>> ir_consumers_;
   std::vector<Problem> problems_;
   size_t skipped_ = 0;  // nodes not checked because they depend on refused ones
   bool unsupported_op_seen_ = false;

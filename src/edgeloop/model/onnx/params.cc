@@ -27,12 +27,15 @@ Status check_window(std::span<const int64_t> in, std::span<const int64_t> kernel
     return make_error(ErrorCode::kInvalidArgument,
                       "kernel {}, strides {}, dilations {} and input spatial dims {} disagree in length",
                       list_str(kernel), list_str(strides), list_str(dilations), list_str(in));
+  // Bounds that keep every window computation far from int64 overflow; real models are far below.
+  constexpr int64_t kMaxParam = int64_t{1} << 20, kMaxDim = int64_t{1} << 40;
   for (size_t i = 0; i < n; ++i) {
     if (kernel[i] < 1 || strides[i] < 1 || dilations[i] < 1)
       return make_error(ErrorCode::kInvalidArgument, "kernel {}, strides {} and dilations {} must be positive",
                         list_str(kernel), list_str(strides), list_str(dilations));
-    if (kernel[i] > (int64_t{1} << 31) || dilations[i] > (int64_t{1} << 31) || strides[i] > (int64_t{1} << 31))
-      return make_error(ErrorCode::kInvalidArgument, "window parameters too large");
+    if (kernel[i] > kMaxParam || dilations[i] > kMaxParam || strides[i] > kMaxParam || in[i] > kMaxDim)
+      return make_error(ErrorCode::kInvalidArgument, "kernel {}, strides {}, dilations {} or input {} too large",
+                        list_str(kernel), list_str(strides), list_str(dilations), list_str(in));
   }
   return ok();
 }
@@ -81,6 +84,9 @@ Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad,
   if (output_padding.empty()) output_padding.assign(n, 0);
   if (output_padding.size() != n)
     return make_error(ErrorCode::kInvalidArgument, "output_padding {} must have {} values", list_str(output_padding), n);
+  for (int64_t p : output_padding)
+    if (p < 0 || p > (int64_t{1} << 20))
+      return make_error(ErrorCode::kInvalidArgument, "output_padding {} out of range", list_str(output_padding));
   const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
   if (!same && !auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID")
     return make_error(ErrorCode::kUnsupported, "auto_pad '{}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
@@ -98,7 +104,8 @@ Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad,
   ConvTransposePads r{std::vector<int64_t>(2 * n, 0), std::move(output_padding)};
   for (size_t i = 0; i < n; ++i) {
     const int64_t target = output_shape.empty() ? in[i] * strides[i] : output_shape[i];
-    if (target < 1) return make_error(ErrorCode::kInvalidArgument, "output_shape {} must be positive", list_str(output_shape));
+    if (target < 1 || target > (int64_t{1} << 40))
+      return make_error(ErrorCode::kInvalidArgument, "output_shape {} out of range", list_str(output_shape));
     const int64_t full = strides[i] * (in[i] - 1) + r.output_padding[i] + (kernel[i] - 1) * dilations[i] + 1;
     const int64_t total = full - target;
     if (total < 0) {
@@ -119,135 +126,17 @@ Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad,
   return r;
 }
 
-Result<Shape> resolve_reshape(const Shape& in, std::span<const int64_t> target, bool allow_zero) {
-  const int64_t total = num_elements(in);
-  if (total < 0) return make_error(ErrorCode::kInvalidArgument, "input shape {} is invalid", shape_str(in));
-  Shape out(target.begin(), target.end());
-  int64_t infer_at = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i] == 0 && !allow_zero) {
-      if (i >= in.size())
-        return make_error(ErrorCode::kInvalidArgument, "shape {} copies dim {} (0), but the input {} has rank {}",
-                          list_str(target), i, shape_str(in), in.size());
-      out[i] = in[i];
-    }
-    if (out[i] == -1) {
-      if (infer_at >= 0)
-        return make_error(ErrorCode::kInvalidArgument, "shape {} has more than one -1", list_str(target));
-      infer_at = static_cast<int64_t>(i);
-      continue;
-    }
-    if (out[i] < 0) return make_error(ErrorCode::kInvalidArgument, "shape {} has a negative dim", list_str(target));
-    if (out[i] != 0 && known > (int64_t{1} << 62) / out[i])
-      return make_error(ErrorCode::kInvalidArgument, "shape {} is too large", list_str(target));
-    known *= out[i];
+int64_t slice_extent(int64_t start, int64_t end, int64_t step) {
+  // Work in unsigned distances: end - start may not fit in int64 for hostile values.
+  if (step > 0) {
+    if (end <= start) return 0;
+    const uint64_t span = static_cast<uint64_t>(end) - static_cast<uint64_t>(start);
+    return static_cast<int64_t>((span - 1) / static_cast<uint64_t>(step) + 1);
   }
-  if (infer_at >= 0) {
-    if (known == 0 || total % known != 0)
-      return make_error(ErrorCode::kInvalidArgument, "shape {} cannot hold the {} elements of {}", list_str(target),
-                        total, shape_str(in));
-    out[infer_at] = total / known;
-  } else if (known != total) {
-    return make_error(ErrorCode::kInvalidArgument, "shape {} has {} elements, the input {} has {}", list_str(target),
-                      known, shape_str(in), total);
-  }
-  return out;
-}
-
-Result<SliceParams> resolve_slice(const Shape& in, std::span<const int64_t> starts, std::span<const int64_t> ends,
-                                  std::span<const int64_t> axes, std::span<const int64_t> steps) {
-  const auto rank = static_cast<int64_t>(in.size());
-  if (starts.size() != ends.size())
-    return make_error(ErrorCode::kInvalidArgument, "starts {} and ends {} differ in length", list_str(starts),
-                      list_str(ends));
-  if (!axes.empty() && axes.size() != starts.size())
-    return make_error(ErrorCode::kInvalidArgument, "axes {} and starts {} differ in length", list_str(axes),
-                      list_str(starts));
-  if (!steps.empty() && steps.size() != starts.size())
-    return make_error(ErrorCode::kInvalidArgument, "steps {} and starts {} differ in length", list_str(steps),
-                      list_str(starts));
-  if (axes.empty() && static_cast<int64_t>(starts.size()) > rank)
-    return make_error(ErrorCode::kInvalidArgument, "{} starts for an input of rank {}", starts.size(), rank);
-  SliceParams p;
-  p.starts.assign(in.size(), 0);
-  p.ends.assign(in.begin(), in.end());
-  p.steps.assign(in.size(), 1);
-  std::vector<bool> seen(in.size(), false);
-  for (size_t i = 0; i < starts.size(); ++i) {
-    int64_t axis = axes.empty() ? static_cast<int64_t>(i) : axes[i];
-    if (axis < -rank || axis >= rank)
-      return make_error(ErrorCode::kInvalidArgument, "axis {} out of range for rank {}", axis, rank);
-    if (axis < 0) axis += rank;
-    if (seen[axis]) return make_error(ErrorCode::kInvalidArgument, "axes {} repeat axis {}", list_str(axes), axis);
-    seen[axis] = true;
-    const int64_t dim = in[axis];
-    const int64_t step = steps.empty() ? 1 : steps[i];
-    if (step == 0) return make_error(ErrorCode::kInvalidArgument, "steps {} contain 0", list_str(steps));
-    // Values like INT64_MIN/MAX mean "to the end"; add the dim only where it cannot overflow.
-    int64_t s = starts[i], e = ends[i];
-    // (every value below -dim clamps the same way as -1).
-    if (s < 0) s = s < -dim ? -1 : s + dim;
-    if (e < 0) e = e < -dim ? -1 : e + dim;
-    if (step > 0) {
-      s = std::clamp<int64_t>(s, 0, dim);
-      e = std::clamp<int64_t>(e, 0, dim);
-    } else {
-      s = std::clamp<int64_t>(s, 0, dim - 1);
-      e = std::clamp<int64_t>(e, -1, dim - 1);
-    }
-    p.starts[axis] = s;
-    p.ends[axis] = e;
-    p.steps[axis] = step;
-  }
-  return p;
-}
-
-Shape slice_output_shape(const SliceParams& p) {
-  Shape out(p.starts.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int64_t span = p.ends[i] - p.starts[i];
-    const int64_t step = p.steps[i];
-    int64_t n = step > 0 ? (span + step - 1) / step : (span + step + 1) / step;
-    out[i] = std::max<int64_t>(0, n);
-  }
-  return out;
-}
-
-Result<ResizeParams> resolve_resize(const Shape& in, std::span<const float> scales, std::span<const int64_t> sizes) {
-  const size_t rank = in.size();
-  ResizeParams r;
-  if (!scales.empty() && !sizes.empty())
-    return make_error(ErrorCode::kInvalidArgument, "both scales and sizes are given; ONNX allows only one");
-  if (scales.empty() && sizes.empty())
-    return make_error(ErrorCode::kInvalidArgument, "neither scales nor sizes is given");
-  if (!scales.empty()) {
-    if (scales.size() != rank)
-      return make_error(ErrorCode::kInvalidArgument, "{} scales for an input of rank {}", scales.size(), rank);
-    r.scales.assign(scales.begin(), scales.end());
-    r.sizes.resize(rank);
-    for (size_t i = 0; i < rank; ++i) {
-      const float s = scales[i];
-      if (!(std::isfinite(s) && s > 0))
-        return make_error(ErrorCode::kInvalidArgument, "scale {} must be positive and finite", s);
-      const double size = std::floor(static_cast<double>(in[i]) * static_cast<double>(s));
-      if (size > static_cast<double>(int64_t{1} << 40))
-        return make_error(ErrorCode::kInvalidArgument, "scale {} makes dim {} too large", s, i);
-      r.sizes[i] = static_cast<int64_t>(size);
-    }
-    return r;
-  }
-  if (sizes.size() != rank)
-    return make_error(ErrorCode::kInvalidArgument, "{} sizes for an input of rank {}", sizes.size(), rank);
-  r.sizes.assign(sizes.begin(), sizes.end());
-  r.scales.resize(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    if (sizes[i] < 1 || sizes[i] > (int64_t{1} << 40))
-      return make_error(ErrorCode::kInvalidArgument, "size {} of dim {} out of range", sizes[i], i);
-    if (in[i] < 1) return make_error(ErrorCode::kInvalidArgument, "cannot resize an empty dim {}", i);
-    r.scales[i] = static_cast<float>(static_cast<double>(sizes[i]) / static_cast<double>(in[i]));
-  }
-  return r;
+  if (step == 0 || end >= start) return 0;
+  const uint64_t span = static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
+  const uint64_t magnitude = static_cast<uint64_t>(-(step + 1)) + 1;  // |step| without overflow
+  return static_cast<int64_t>((span - 1) / magnitude + 1);
 }
 
 }  // namespace edgeloop::model::onnx_import

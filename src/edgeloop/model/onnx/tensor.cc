@@ -1,6 +1,10 @@
 #include "edgeloop/model/onnx/tensor.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
+
+#include "edgeloop/model/half.h"
 
 namespace edgeloop::model::onnx_import {
 
@@ -70,6 +74,13 @@ std::vector<std::byte> narrow_copy(const Field& field) {
 
 }  // namespace
 
+bool shape_in_range(const Shape& shape) {
+  Shape nonzero;
+  for (int64_t d : shape)
+    if (d != 0) nonzero.push_back(d);
+  return num_elements(nonzero) >= 0;
+}
+
 Result<TensorData> tensor_data_from_proto(const TensorProto& p) {
   const std::string& name = p.name();
   if (p.data_location() == TensorProto::EXTERNAL || p.external_data_size() > 0) {
@@ -91,7 +102,8 @@ Result<TensorData> tensor_data_from_proto(const TensorProto& p) {
     t.shape.push_back(d);
   }
   const int64_t n = num_elements(t.shape);
-  if (n < 0) return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(t.shape));
+  if (n < 0 || !shape_in_range(t.shape))
+    return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(t.shape));
   const size_t bytes = storage_bytes(dtype, n);
   if (p.has_raw_data()) {
     if (p.raw_data().size() != bytes)
@@ -138,6 +150,68 @@ Result<Tensor> tensor_from_proto(const TensorProto& p) {
   t.shape = std::move(d.shape);
   t.constant = true;
   t.data = SharedBytes::adopt(std::move(d.bytes));
+  return t;
+}
+
+Result<DoubleValues> double_values_from_proto(const TensorProto& p) {
+  if (p.data_type() != TensorProto::DOUBLE) return make_error(ErrorCode::kInternal, "not a double tensor");
+  if (p.data_location() == TensorProto::EXTERNAL || p.external_data_size() > 0)
+    return make_error(ErrorCode::kUnsupported, "its data is stored outside the model (external data)");
+  DoubleValues v;
+  for (int64_t d : p.dims()) {
+    if (d < 0) return make_error(ErrorCode::kCorrupt, "has a negative dim {}", d);
+    v.shape.push_back(d);
+  }
+  const int64_t n = num_elements(v.shape);
+  if (n < 0 || !shape_in_range(v.shape)) return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(v.shape));
+  if (p.has_raw_data()) {
+    if (p.raw_data().size() != static_cast<size_t>(n) * 8)
+      return make_error(ErrorCode::kCorrupt, "raw_data has {} bytes, f64 {} needs {}", p.raw_data().size(),
+                        shape_str(v.shape), n * 8);
+    v.values.resize(static_cast<size_t>(n));
+    if (n > 0) std::memcpy(v.values.data(), p.raw_data().data(), v.values.size() * 8);
+    return v;
+  }
+  if (p.double_data_size() != n)
+    return make_error(ErrorCode::kCorrupt, "double_data has {} values, f64 {} needs {}", p.double_data_size(),
+                      shape_str(v.shape), n);
+  v.values.assign(p.double_data().begin(), p.double_data().end());
+  return v;
+}
+
+namespace {
+template <class T>
+T saturate(double v) {
+  if (std::isnan(v)) return T{0};
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(v);
+}
+}  // namespace
+
+Result<Tensor> cast_doubles(const DoubleValues& v, DType to) {
+  Tensor t;
+  t.dtype = to;
+  t.shape = v.shape;
+  t.constant = true;
+  const size_t n = v.values.size();
+  if (storage_bytes(to, static_cast<int64_t>(n)) > (size_t{256} << 20))
+    return make_error(ErrorCode::kUnsupported, "the constant is too large to fold");
+  std::vector<std::byte> bytes(storage_bytes(to, static_cast<int64_t>(n)));
+  for (size_t i = 0; i < n; ++i) {
+    const double x = v.values[i];
+    switch (to) {
+      case DType::kF32: store_le<float>(bytes.data() + 4 * i, static_cast<float>(x)); break;
+      case DType::kF16: store_le<uint16_t>(bytes.data() + 2 * i, float_to_half(static_cast<float>(x))); break;
+      case DType::kI32: store_le<int32_t>(bytes.data() + 4 * i, saturate<int32_t>(x)); break;
+      case DType::kI64: store_le<int64_t>(bytes.data() + 8 * i, saturate<int64_t>(x)); break;
+      case DType::kI8: store_le<int8_t>(bytes.data() + i, saturate<int8_t>(x)); break;
+      case DType::kU8: store_le<uint8_t>(bytes.data() + i, saturate<uint8_t>(x)); break;
+      case DType::kBool: store_le<uint8_t>(bytes.data() + i, x != 0); break;
+      case DType::kI4: return make_error(ErrorCode::kUnsupported, "cannot cast to i4");
+    }
+  }
+  t.data = SharedBytes::adopt(std::move(bytes));
   return t;
 }
 
