@@ -143,8 +143,8 @@ void run_inspect(const InspectArgs& a) {
              std::count_if(g.tensors.begin(), g.tensors.end(), [](auto& t) { return t.constant; }), human_bytes(g.weight_bytes()));
   fmt::print("  arena     {} planned (naive sum of activations {})\n", human_bytes(p.plan().arena_bytes), human_bytes(p.plan().naive_bytes));
   fmt::print("  file      {}, loaded and verified in {:.2f} ms\n", human_bytes(fs::file_size(a.path)), load_ms);
-  fmt::print("  runtime   needs {} or newer; golden vector {}\n", m.min_runtime_version.empty() ? "any" : m.min_runtime_version,
-             m.golden ? "present" : "absent");
+  fmt::print("  runtime   {}; golden vector {}\n",
+             m.min_runtime_version.empty() ? "any version" : m.min_runtime_version + " or newer", m.golden ? "present" : "absent");
   if (!m.labels.empty()) fmt::print("  labels    {}\n", fmt::join(m.labels, ", "));
   for (const auto& [k, v] : m.properties) fmt::print("  {:<9} {}\n", k, v);
   if (a.nodes)

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "edgeloop/model/artifact.h"
 #include "edgeloop/model/onnx/fold.h"
 #include "edgeloop/model/onnx/tensor.h"
 #include "edgeloop/model/shape_inference.h"
@@ -865,6 +866,7 @@ Status Importer::fill_metadata() {
                                             : "model";
   m.version = options_.version.empty() ? "1" : options_.version;
   m.variant = "fp32";
+  m.min_runtime_version = kRuntimeVersion;  // the runtime that produced the golden vector
   std::string from = model_.producer_name();
   if (!model_.producer_version().empty()) from += (from.empty() ? "" : " ") + model_.producer_version();
   m.producer = fmt::format("edgeloop-import (from {})", from.empty() ? "an unnamed producer" : from);
