@@ -34,12 +34,20 @@ printf 'not a model' > "$work/bad.onnx"
 "$edgeloop" model import "$work/bad.onnx" -o "$work/bad.edge" > "$work/bad.txt" 2>&1
 check "garbage ONNX is refused" test $? -ne 0
 check "refused import writes nothing" test ! -e "$work/bad.edge"
-check "no temporary files are left behind" test -z "$(ls -A "$work" | grep -v -E '^(m|cut)\.edge$|\.txt$|\.json$')"
+check "no temporary files are left behind" test -z "$(ls -A "$work" | grep -v -E '^(m|cut)\.edge$|\.(txt|json|onnx|npy)$|^out$')"
 
 # run with .npy in and out
 "$edgeloop" model eval "$work/m.edge" --limit 20 --json > "$work/eval.json"
 check "eval --json reports top1" grep -q '"top1"' "$work/eval.json"
 check "eval of 20 images counts 20" grep -q '"images": 20' "$work/eval.json"
+
+# a zero image as .npy (header padded to 128 bytes as NumPy writes it), run, one .npy per output
+header="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), }"
+{ printf '\x93NUMPY\x01\x00\x76\x00%-117s\n' "$header"; head -c 3136 /dev/zero; } > "$work/zero.npy"
+"$edgeloop" model run "$work/m.edge" --input "input=$work/zero.npy" --output-dir "$work/out" --json > "$work/run.json"
+check "run writes one .npy per output" test "$(stat -c %s "$work/out/logits.npy" 2>/dev/null)" = 168
+"$edgeloop" model run "$work/m.edge" --input "$work/zero.npy" --input "other=$work/zero.npy" --output-dir "$work/out2" > "$work/run2.txt" 2>&1
+check "too many inputs is refused" test $? -ne 0
 
 "$edgeloop" model run "$work/m.edge" --input "$work/missing.npy" --output-dir "$work/out" > "$work/run.txt" 2>&1
 check "missing input file is a clear error" grep -q "missing.npy" "$work/run.txt"
