@@ -557,15 +557,15 @@ void Importer::import_node(int index) {
     }
     inputs.push_back(**r);
   }
-  if (np.output_size() == 0 || np.output(0).empty()) return refuse("the node has no (first) output");
-  for (const auto& o : np.output())
-    if (!o.empty() && (values_.count(o) || initializers_.count(o)))
-      return refuse(fmt::format("output '{}' redefines an existing value (ONNX values are assigned once)", o));
   const Converter* convert = find_converter(np.op_type());
   if (convert == nullptr) {
     unsupported_op_seen_ = true;
     return refuse("operator not supported");
   }
+  if (np.output_size() == 0) return refuse("the node has no outputs");
+  for (const auto& o : np.output())
+    if (!o.empty() && (values_.count(o) || initializers_.count(o)))
+      return refuse(fmt::format("output '{}' redefines an existing value (ONNX values are assigned once)", o));
   NodeContext ctx(*this, np, name, std::move(inputs));
   const size_t nodes_before = g_.nodes.size();
   quant_journal_.clear();
