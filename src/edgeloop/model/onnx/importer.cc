@@ -590,7 +590,7 @@ Status Importer::propagate_quant(TensorId root, const QuantParams& q) {
     if (!seen.insert(id).second) continue;
     Tensor& t = g_.tensors[static_cast<size_t>(id)];
     if (t.quant == q) continue;
-    const std::string via = id == root ? std::string() : fmt::format(" (it moves the values of '{}')", g_.tensors[root].name);
+    const std::string via = id == root ? std::string() : fmt::format(" (it holds the values of '{}', moved by data-movement ops)", g_.tensors[root].name);
     if (!t.quant.empty())
       return make_error(ErrorCode::kUnsupported,
                         "tensor '{}'{} already has quantization parameters ({}) from another node, this node needs "
