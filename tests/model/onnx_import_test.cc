@@ -224,6 +224,16 @@ TEST(OnnxTensor, TypedFieldsAndRawDataDecode) {
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
 
+  // 2^61 + 1 int64s: the byte count (2^64 + 8) wraps around to 8, the size of this raw_data; a
+  // short buffer must not pass for a huge tensor.
+  onnx::TensorProto wrap;
+  wrap.set_data_type(onnx::TensorProto::INT64);
+  wrap.add_dims((int64_t{1} << 61) + 1);
+  wrap.set_raw_data(std::string(8, '\0'));
+  auto wrapped = onnx_import::tensor_from_proto(wrap);
+  ASSERT_FALSE(wrapped.has_value());
+  EXPECT_EQ(wrapped.error().code, ErrorCode::kCorrupt);
+
   onnx::TensorProto dbl;
   dbl.set_data_type(onnx::TensorProto::DOUBLE);
   dbl.add_double_data(1.0);
@@ -348,6 +358,37 @@ TEST(OnnxImport, MutatedModelsNeverCrash) {
       EXPECT_TRUE(verify_graph(*r).has_value());
     }
   }
+}
+
+TEST(OnnxImport, HostileParametersAreBoundedOrRefused) {
+  // A Slice step of INT64_MAX takes one element: stored bounded by the dim, no overflow later.
+  OnnxModel m(13);
+  m.input("x", {10});
+  m.init_i64("starts", {1}, {2});
+  m.init_i64("ends", {1}, {INT64_MAX});
+  m.init_i64("axes", {1}, {0});
+  m.init_i64("steps", {1}, {INT64_MAX});
+  m.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"});
+  m.output("y");
+  auto g = m.import();
+  ASSERT_IMPORTED(g);
+  EXPECT_THAT(find_node(*g, OpType::kSlice)->attrs.get_ints("steps"), ElementsAre(10));
+  EXPECT_EQ(tensor(*g, "y").shape, (Shape{1}));
+
+  // Absurd window parameters and constant sizes are refused with a reason, not computed.
+  OnnxModel w(13);
+  w.input("x", {1, 1, 4, 4});
+  auto& pool = w.node("MaxPool", {"x"}, {"p"}, "pool");
+  attr(pool, "kernel_shape", std::vector<int64_t>{2, 2});
+  attr(pool, "strides", std::vector<int64_t>{int64_t{1} << 40, 1});
+  w.init_i64("big", {2}, {int64_t{1} << 31, int64_t{1} << 31});
+  w.node("ConstantOfShape", {"big"}, {"c"}, "fill");
+  w.output("p").output("c");
+  auto r = w.import();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message, HasSubstr("node 'pool' (MaxPool): kernel [2,2], strides [1099511627776,1]"));
+  EXPECT_THAT(r.error().message, HasSubstr("node 'fill' (ConstantOfShape): the constant [2147483648,2147483648] is "
+                                           "too large to store"));
 }
 
 TEST(OnnxImport, OpsetsOutsideSixToSeventeenAreRefused) {

@@ -61,7 +61,7 @@ Status convert_dropout(NodeContext& c) {
     if (mask != DType::kBool && mask != DType::kF32)
       return make_error(ErrorCode::kUnsupported, "a Dropout mask of dtype {} is not supported", dtype_name(mask));
     const int64_t n = t.elements();
-    if (storage_bytes(mask, n) > kMaxFoldBytes)
+    if (!fits_fold_limit(mask, n))
       return make_error(ErrorCode::kUnsupported, "the Dropout mask output is too large to store");
     std::vector<std::byte> bytes(storage_bytes(mask, n));
     for (int64_t i = 0; i < n; ++i) {
@@ -143,7 +143,7 @@ Status convert_constant_of_shape(NodeContext& c) {
                         value.elements());
   }
   const size_t es = element_size(value.dtype);
-  if (storage_bytes(value.dtype, n) > kMaxFoldBytes)
+  if (!fits_fold_limit(value.dtype, n))
     return make_error(ErrorCode::kUnsupported, "the constant {} is too large to store", shape_str(shape));
   std::vector<std::byte> bytes(storage_bytes(value.dtype, n));
   for (int64_t i = 0; i < n; ++i) std::memcpy(bytes.data() + i * es, value.data.data(), es);

@@ -83,9 +83,8 @@ void for_each_index(const Shape& shape, F&& f) {
 Result<size_t> checked_bytes(DType dtype, const Shape& shape) {
   const int64_t n = num_elements(shape);
   if (n < 0) return make_error(ErrorCode::kInvalidArgument, "result shape {} is invalid", shape_str(shape));
-  const size_t bytes = storage_bytes(dtype, n);
-  if (bytes > kMaxFoldBytes) return make_error(ErrorCode::kOutOfRange, "result too large to fold");
-  return bytes;
+  if (!fits_fold_limit(dtype, n)) return make_error(ErrorCode::kOutOfRange, "result too large to fold");
+  return storage_bytes(dtype, n);
 }
 
 Result<Outputs> fold_transpose(const Attributes& a, const Tensor& x) {

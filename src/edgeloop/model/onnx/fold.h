@@ -3,6 +3,7 @@
 // constant inputs. Kept here, not in the runtime: `model` may not depend on `runtime`.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -16,6 +17,12 @@ namespace edgeloop::model::onnx_import {
 // Folded results larger than this stay nodes (a hostile file cannot make the importer allocate
 // without bound).
 inline constexpr size_t kMaxFoldBytes = size_t{256} << 20;
+// True when `elements` of `dtype` fit in kMaxFoldBytes (checked before multiplying, which could
+// overflow for hostile shapes).
+inline bool fits_fold_limit(DType dtype, int64_t elements) {
+  const size_t es = std::max<size_t>(element_size(dtype), 1);
+  return elements >= 0 && static_cast<uint64_t>(elements) <= kMaxFoldBytes / es;
+}
 
 // Evaluates `op` (canonical attributes, docs/ops.md) on constant `inputs`. Returns the outputs
 // (constant, unnamed), nullopt when this evaluator does not handle the op or dtypes (emit a node

@@ -558,15 +558,15 @@ void Importer::import_node(int index) {
     }
     inputs.push_back(**r);
   }
-  if (np.output_size() == 0 || np.output(0).empty()) return refuse("the node has no (first) output");
-  for (const auto& o : np.output())
-    if (!o.empty() && (values_.count(o) || initializers_.count(o)))
-      return refuse(fmt::format("output '{}' redefines an existing value (ONNX values are assigned once)", o));
   const Converter* convert = find_converter(np.op_type());
   if (convert == nullptr) {
     unsupported_op_seen_ = true;
     return refuse("operator not supported");
   }
+  if (np.output_size() == 0) return refuse("the node has no outputs");
+  for (const auto& o : np.output())
+    if (!o.empty() && (values_.count(o) || initializers_.count(o)))
+      return refuse(fmt::format("output '{}' redefines an existing value (ONNX values are assigned once)", o));
   NodeContext ctx(*this, np, name, std::move(inputs));
   const size_t nodes_before = g_.nodes.size();
   quant_journal_.clear();
@@ -591,7 +591,7 @@ Status Importer::propagate_quant(TensorId root, const QuantParams& q) {
     if (!seen.insert(id).second) continue;
     Tensor& t = g_.tensors[static_cast<size_t>(id)];
     if (t.quant == q) continue;
-    const std::string via = id == root ? std::string() : fmt::format(" (it moves the values of '{}')", g_.tensors[root].name);
+    const std::string via = id == root ? std::string() : fmt::format(" (it holds the values of '{}', moved by data-movement ops)", g_.tensors[root].name);
     if (!t.quant.empty())
       return make_error(ErrorCode::kUnsupported,
                         "tensor '{}'{} already has quantization parameters ({}) from another node, this node needs "

@@ -102,7 +102,8 @@ Result<TensorData> tensor_data_from_proto(const TensorProto& p) {
     t.shape.push_back(d);
   }
   const int64_t n = num_elements(t.shape);
-  if (n < 0 || !shape_in_range(t.shape))
+  // n * element size must not wrap around: a wrapped size could match a short raw_data.
+  if (n < 0 || !shape_in_range(t.shape) || n > (int64_t{1} << 59))
     return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(t.shape));
   const size_t bytes = storage_bytes(dtype, n);
   if (p.has_raw_data()) {
@@ -163,7 +164,8 @@ Result<DoubleValues> double_values_from_proto(const TensorProto& p) {
     v.shape.push_back(d);
   }
   const int64_t n = num_elements(v.shape);
-  if (n < 0 || !shape_in_range(v.shape)) return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(v.shape));
+  if (n < 0 || !shape_in_range(v.shape) || n > (int64_t{1} << 59))
+    return make_error(ErrorCode::kCorrupt, "shape {} is too large", shape_str(v.shape));
   if (p.has_raw_data()) {
     if (p.raw_data().size() != static_cast<size_t>(n) * 8)
       return make_error(ErrorCode::kCorrupt, "raw_data has {} bytes, f64 {} needs {}", p.raw_data().size(),
@@ -195,7 +197,7 @@ Result<Tensor> cast_doubles(const DoubleValues& v, DType to) {
   t.shape = v.shape;
   t.constant = true;
   const size_t n = v.values.size();
-  if (storage_bytes(to, static_cast<int64_t>(n)) > (size_t{256} << 20))
+  if (n > (size_t{256} << 20) / 8)
     return make_error(ErrorCode::kUnsupported, "the constant is too large to fold");
   std::vector<std::byte> bytes(storage_bytes(to, static_cast<int64_t>(n)));
   for (size_t i = 0; i < n; ++i) {
