@@ -63,3 +63,18 @@ TEST(Npy, RefusesWhatItCannotRepresent) {
 
 }  // namespace
 }  // namespace edgeloop::model
+
+namespace edgeloop::model {
+namespace {
+
+TEST(DType, ElementCountsAreCappedSoByteSizesCannotWrap) {
+  EXPECT_EQ(num_elements({int64_t{1} << 29, int64_t{1} << 30}), int64_t{1} << 59);
+  EXPECT_EQ(num_elements({int64_t{1} << 30, int64_t{1} << 30}), -1);
+  EXPECT_EQ(num_elements({3, -1}), -1);
+  EXPECT_EQ(num_elements({}), 1);
+  EXPECT_EQ(storage_bytes(DType::kI64, kMaxElements), static_cast<size_t>(kMaxElements) * 8);
+  EXPECT_EQ(storage_bytes(DType::kI4, 5), 3u);
+}
+
+}  // namespace
+}  // namespace edgeloop::model

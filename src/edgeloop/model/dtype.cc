@@ -48,7 +48,7 @@ size_t storage_bytes(DType t, int64_t elements) {
 }
 
 int64_t num_elements(const Shape& shape) {
-  constexpr int64_t kLimit = int64_t{1} << 62;
+  constexpr int64_t kLimit = kMaxElements;
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) return -1;

@@ -33,7 +33,9 @@ size_t element_size(DType t);
 size_t storage_bytes(DType t, int64_t elements);
 
 using Shape = std::vector<int64_t>;
-// Product of dims (1 for a scalar); -1 if any dim is negative or the product overflows 2^62.
+// At most 2^59 elements per tensor, so that byte sizes (≤ 8 bytes each) never wrap.
+inline constexpr int64_t kMaxElements = int64_t{1} << 59;
+// Product of dims (1 for a scalar); -1 if any dim is negative or the product exceeds kMaxElements.
 int64_t num_elements(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[1,3,224,224]"
 

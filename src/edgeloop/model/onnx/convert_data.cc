@@ -134,7 +134,7 @@ Status convert_constant_of_shape(NodeContext& c) {
   EL_TRY(auto dims, c.constant_ints(0, "input"));
   Shape shape(dims.begin(), dims.end());
   const int64_t n = num_elements(shape);
-  if (n < 0) return make_error(ErrorCode::kInvalidArgument, "shape {} is invalid", shape_str(shape));
+  if (n < 0) return make_error(ErrorCode::kInvalidArgument, "shape {} is invalid (negative, or more than 2^59 elements)", shape_str(shape));
   Tensor value = make_constant<float>({}, DType::kF32, {1}, std::span<const float>(std::vector<float>{0.f}));
   if (const auto* a = c.attr("value")) {
     EL_TRY(value, tensor_from_proto(a->t()));

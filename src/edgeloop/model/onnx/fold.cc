@@ -6,6 +6,7 @@
 
 #include "edgeloop/model/half.h"
 #include "edgeloop/model/onnx/params.h"
+#include "edgeloop/model/shapes/data_params.h"
 #include "edgeloop/model/shape_inference.h"
 
 namespace edgeloop::model::onnx_import {
@@ -82,7 +83,7 @@ void for_each_index(const Shape& shape, F&& f) {
 
 Result<size_t> checked_bytes(DType dtype, const Shape& shape) {
   const int64_t n = num_elements(shape);
-  if (n < 0) return make_error(ErrorCode::kInvalidArgument, "result shape {} is invalid", shape_str(shape));
+  if (n < 0) return make_error(ErrorCode::kInvalidArgument, "result shape {} is invalid (negative, or more than 2^59 elements)", shape_str(shape));
   if (!fits_fold_limit(dtype, n)) return make_error(ErrorCode::kOutOfRange, "result too large to fold");
   return storage_bytes(dtype, n);
 }

@@ -126,17 +126,4 @@ Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad,
   return r;
 }
 
-int64_t slice_extent(int64_t start, int64_t end, int64_t step) {
-  // Work in unsigned distances: end - start may not fit in int64 for hostile values.
-  if (step > 0) {
-    if (end <= start) return 0;
-    const uint64_t span = static_cast<uint64_t>(end) - static_cast<uint64_t>(start);
-    return static_cast<int64_t>((span - 1) / static_cast<uint64_t>(step) + 1);
-  }
-  if (step == 0 || end >= start) return 0;
-  const uint64_t span = static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
-  const uint64_t magnitude = static_cast<uint64_t>(-(step + 1)) + 1;  // |step| without overflow
-  return static_cast<int64_t>((span - 1) / magnitude + 1);
-}
-
 }  // namespace edgeloop::model::onnx_import

@@ -34,7 +34,4 @@ Result<ConvTransposePads> resolve_conv_transpose_pads(std::string_view auto_pad,
                                                       std::vector<int64_t> pads, std::vector<int64_t> output_padding,
                                                       std::span<const int64_t> output_shape);
 
-// max(0, ceil((end - start) / step)) without overflow for any int64 values (step != 0).
-int64_t slice_extent(int64_t start, int64_t end, int64_t step);
-
 }  // namespace edgeloop::model::onnx_import

@@ -188,15 +188,22 @@ Result<SliceParams> resolve_slice(const Shape& in, std::span<const int64_t> star
   return p;
 }
 
+int64_t slice_extent(int64_t start, int64_t end, int64_t step) {
+  // Unsigned distances: end - start may not fit in int64 for hostile values.
+  if (step > 0) {
+    if (end <= start) return 0;
+    const uint64_t span = static_cast<uint64_t>(end) - static_cast<uint64_t>(start);
+    return static_cast<int64_t>((span - 1) / static_cast<uint64_t>(step) + 1);
+  }
+  if (step == 0 || end >= start) return 0;
+  const uint64_t span = static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
+  const uint64_t magnitude = static_cast<uint64_t>(-(step + 1)) + 1;  // |step| without overflow
+  return static_cast<int64_t>((span - 1) / magnitude + 1);
+}
+
 Shape slice_output_shape(const SliceParams& p) {
   Shape out(p.starts.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int64_t span = p.ends[i] - p.starts[i];
-    const int64_t step = p.steps[i];
-    // ceil(span / step) for either sign of step, without floating point.
-    const int64_t n = step > 0 ? (span + step - 1) / step : (span + step + 1) / step;
-    out[i] = std::max<int64_t>(0, n);
-  }
+  for (size_t i = 0; i < out.size(); ++i) out[i] = slice_extent(p.starts[i], p.ends[i], p.steps[i]);
   return out;
 }
 

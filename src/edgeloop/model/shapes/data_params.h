@@ -55,6 +55,9 @@ Result<SliceParams> resolve_slice(const Shape& in, std::span<const int64_t> star
                                   std::span<const int64_t> axes = {}, std::span<const int64_t> steps = {});
 // Output dims of a canonical slice (no validation beyond what the formula needs).
 Shape slice_output_shape(const SliceParams& p);
+// Elements a slice [start, end) by step takes: max(0, ceil((end - start) / step)). Exact and
+// overflow-free for any int64 values (hostile files reach it); 0 for step 0.
+int64_t slice_extent(int64_t start, int64_t end, int64_t step);
 
 // Resize/Upsample: per-axis scales and the output shape from exactly one of ONNX's `scales`
 // (output dim = floor(in * scale), computed in double like the ONNX reference) or `sizes`
