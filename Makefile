@@ -32,10 +32,12 @@ build: deps $(BUILD)/build.ninja
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Everything but the 10,000-image Fashion-MNIST comparison, which `make test` runs (it takes
+# ~20 minutes under the sanitizers and exercises no code the other tests miss).
 test-asan: deps
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGELOOP_SANITIZE=ON
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGELOOP_SANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
-	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -E 'FashionMnist\.EdgeModelMatchesPyTorchOnAllTestImages'
 
 demo: build
 	scripts/demo.sh $(BUILD)
