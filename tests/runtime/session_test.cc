@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/model/tensor_compare.h"
 #include "edgeloop/runtime/golden.h"
@@ -41,6 +44,43 @@ TEST(Session, WrongInputsAreRefusedWithTheExpectedShape) {
   // Unnamed inputs match by position.
   auto unnamed = testing::tensor_f32("", {1, 4}, {1, 2, 3, 4});
   EXPECT_TRUE(session.run(std::vector{unnamed}));
+}
+
+TEST(Session, ObserverSeesEveryNodeOutputInOrderWithHandComputedValues) {
+  auto program = Program::from_graph(testing::tiny_mlp());
+  ASSERT_TRUE(program) << program.error().message;
+  Session session(*program);
+  const std::vector<float> x = {1, -2, 0.5f, 3};
+  // h = x·W, hb = h + b, y = relu(hb), by hand.
+  const float w[4][3] = {{1, 0, -1}, {2, 1, 0}, {0, 3, 1}, {-1, 0, 2}};
+  const float b[3] = {0.5f, -0.5f, 0.25f};
+  std::vector<float> h(3, 0.f), hb(3), y(3);
+  for (int j = 0; j < 3; ++j) {
+    for (int i = 0; i < 4; ++i) h[j] += x[i] * w[i][j];
+    hb[j] = h[j] + b[j];
+    y[j] = std::max(hb[j], 0.f);
+  }
+  std::vector<std::string> seen;
+  std::vector<std::vector<float>> values;
+  auto out = session.run(std::vector{testing::tensor_f32("x", {1, 4}, x)},
+                         [&](const model::Node& node, std::span<const TensorView> outputs) {
+                           seen.push_back(node.name);
+                           ASSERT_EQ(outputs.size(), 1u);
+                           const float* p = outputs[0].as<const float>();
+                           values.emplace_back(p, p + outputs[0].elements());
+                         });
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(seen, (std::vector<std::string>{"mm", "add", "relu"}));
+  ASSERT_EQ(values.size(), 3u);
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_FLOAT_EQ(values[0][j], h[j]) << j;
+    EXPECT_FLOAT_EQ(values[1][j], hb[j]) << j;
+    EXPECT_FLOAT_EQ(values[2][j], y[j]) << j;
+  }
+  // Without an observer the result is the same.
+  auto plain = session.run(std::vector{testing::tensor_f32("x", {1, 4}, x)});
+  ASSERT_TRUE(plain);
+  EXPECT_EQ((*plain)[0].bytes, (*out)[0].bytes);
 }
 
 TEST(Golden, AttachedVectorPassesAndATamperedWeightFailsIt) {

@@ -63,11 +63,17 @@ Status Session::bind_inputs(std::span<const model::TensorData> inputs) {
 }
 
 Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs) {
+  return run(inputs, NodeObserver{});
+}
+
+Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs,
+                                                    const NodeObserver& observer) {
   EL_CHECK(bind_inputs(inputs));
   const model::Graph& g = program_.graph();
   const auto& kernels = program_.kernels();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     EL_CHECK(kernels[i](KernelContext{g.nodes[i], node_inputs_[i], node_outputs_[i]}));
+    if (observer) observer(g.nodes[i], node_outputs_[i]);
   }
   std::vector<model::TensorData> outs;
   for (model::TensorId id : g.outputs) {

@@ -1,6 +1,7 @@
 // Session: one execution context of a Program with its own arena; use one per thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -9,6 +10,10 @@
 
 namespace edgeloop::runtime {
 
+// Called after each node with views of its outputs. The views point into the session arena and
+// are valid only during the call (the memory plan reuses buffers); copy what must outlive it.
+using NodeObserver = std::function<void(const model::Node&, std::span<const TensorView> outputs)>;
+
 class Session {
  public:
   explicit Session(const Program& program);
@@ -16,6 +21,9 @@ class Session {
   // Runs the model. Inputs match graph inputs by name, or by position when they are unnamed;
   // dtype and shape must match exactly. Returns the graph outputs in order.
   Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs);
+  // The same, calling `observer` (when set) after every node: calibration sees every
+  // intermediate tensor without the session copying anything.
+  Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const NodeObserver& observer);
 
   const Program& program() const { return program_; }
   size_t arena_bytes() const { return program_.plan().arena_bytes; }
