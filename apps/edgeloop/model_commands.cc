@@ -1,5 +1,7 @@
 // edgeloop model import | inspect | run | eval | verify
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
