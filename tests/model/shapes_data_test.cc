@@ -5,6 +5,7 @@
 
 #include "edgeloop/model/shape_inference.h"
 #include "edgeloop/model/shapes/data_params.h"
+#include "testing/graphs.h"
 
 namespace edgeloop::model {
 namespace {
@@ -14,41 +15,11 @@ using Floats = std::vector<float>;
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 
-struct In {
-  DType dtype;
-  Shape shape;
-  QuantParams quant = {};
-};
+using In = testing::TensorSpec;
+using testing::attrs;
 
-// A graph with one node reading `inputs` and writing `outputs` fresh tensors.
-Graph one_node(OpType op, std::vector<In> inputs, Attributes attrs, size_t outputs = 1, QuantParams out_quant = {}) {
-  Graph g;
-  Node n;
-  n.op = op;
-  n.name = "n";
-  n.attrs = std::move(attrs);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    Tensor t;
-    t.name = "in" + std::to_string(i);
-    t.dtype = inputs[i].dtype;
-    t.shape = inputs[i].shape;
-    t.quant = inputs[i].quant;
-    n.inputs.push_back(g.add_tensor(std::move(t)));
-  }
-  for (size_t i = 0; i < outputs; ++i) {
-    Tensor t;
-    t.name = "out" + std::to_string(i);
-    t.quant = out_quant;
-    n.outputs.push_back(g.add_tensor(std::move(t)));
-  }
-  g.nodes.push_back(std::move(n));
-  return g;
-}
-
-Attributes attrs(std::initializer_list<std::pair<const char*, AttrValue>> items) {
-  Attributes a;
-  for (const auto& [name, value] : items) a.set(name, value);
-  return a;
+Graph one_node(OpType op, std::vector<In> inputs, Attributes attributes, size_t outputs = 1, QuantParams out_quant = {}) {
+  return testing::one_node_graph(op, inputs, std::move(attributes), outputs, out_quant);
 }
 
 // Runs inference and returns the output shapes, or the error.

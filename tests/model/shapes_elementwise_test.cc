@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "edgeloop/model/shape_inference.h"
+#include "testing/graphs.h"
 
 namespace edgeloop::model {
 namespace {
@@ -39,11 +40,7 @@ struct OneNode {
   const Tensor& out() const { return graph.tensors[graph.nodes.back().outputs[0]]; }
 };
 
-Attributes attrs(std::initializer_list<std::pair<std::string, AttrValue>> items) {
-  Attributes a;
-  for (const auto& [name, value] : items) a.set(name, value);
-  return a;
-}
+using testing::attrs;
 
 ErrorCode code_of(const Status& s) { return s.error().code; }
 

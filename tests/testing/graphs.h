@@ -2,11 +2,41 @@
 #pragma once
 
 #include <cstring>
+#include <initializer_list>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "edgeloop/model/graph.h"
 
 namespace edgeloop::testing {
+
+// Attributes from a brace list: attrs({{"axis", int64_t{1}}, {"mode", "constant"}}).
+inline model::Attributes attrs(std::initializer_list<std::pair<std::string, model::AttrValue>> items) {
+  model::Attributes a;
+  for (const auto& [name, value] : items) a.set(name, value);
+  return a;
+}
+
+struct TensorSpec {
+  model::DType dtype = model::DType::kF32;
+  model::Shape shape;
+  model::QuantParams quant = {};
+};
+
+// A graph with one node 'n' reading fresh tensors in0, in1, ... and writing fresh outputs out0,
+// out1, ... whose dtype and shape are left for shape inference; each output carries out_quant.
+inline model::Graph one_node_graph(model::OpType op, const std::vector<TensorSpec>& inputs, model::Attributes attributes,
+                                   size_t outputs = 1, const model::QuantParams& out_quant = {}) {
+  model::Graph g;
+  model::Node n{op, "n", {}, {}, std::move(attributes)};
+  for (size_t i = 0; i < inputs.size(); ++i)
+    n.inputs.push_back(g.add_tensor({"in" + std::to_string(i), inputs[i].dtype, inputs[i].shape, inputs[i].quant, false, {}}));
+  for (size_t i = 0; i < outputs; ++i)
+    n.outputs.push_back(g.add_tensor({"out" + std::to_string(i), model::DType::kF32, {}, out_quant, false, {}}));
+  g.nodes.push_back(std::move(n));
+  return g;
+}
 
 inline model::Tensor constant_f32(std::string name, model::Shape shape, const std::vector<float>& values) {
   model::Tensor t{std::move(name), model::DType::kF32, std::move(shape), {}, true, {}};

@@ -8,12 +8,12 @@
 
 #include "edgeloop/model/shape_inference.h"
 #include "edgeloop/runtime/reference/kernels.h"
+#include "testing/graphs.h"
 
 namespace edgeloop::runtime::reference {
 namespace {
 
 using model::Attributes;
-using model::AttrValue;
 using model::OpType;
 using model::QuantParams;
 using model::Shape;
@@ -41,35 +41,14 @@ struct Value {
   }
 };
 
-Attributes attrs(std::initializer_list<std::pair<const char*, AttrValue>> items) {
-  Attributes a;
-  for (const auto& [name, value] : items) a.set(name, value);
-  return a;
-}
+using testing::attrs;
 
 // Infers the node's output shapes, then runs the reference kernel on `inputs`. Outputs carry the
 // first input's quantization (what the data ops require).
 Result<std::vector<Value>> run(OpType op, Attributes attributes, std::vector<Value> inputs, size_t num_outputs = 1) {
-  model::Graph g;
-  model::Node node;
-  node.op = op;
-  node.name = "node";
-  node.attrs = std::move(attributes);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    model::Tensor t;
-    t.name = "in" + std::to_string(i);
-    t.dtype = inputs[i].dtype;
-    t.shape = inputs[i].shape;
-    t.quant = inputs[i].quant;
-    node.inputs.push_back(g.add_tensor(std::move(t)));
-  }
-  for (size_t i = 0; i < num_outputs; ++i) {
-    model::Tensor t;
-    t.name = "out" + std::to_string(i);
-    t.quant = inputs[0].quant;
-    node.outputs.push_back(g.add_tensor(std::move(t)));
-  }
-  g.nodes.push_back(std::move(node));
+  std::vector<testing::TensorSpec> specs;
+  for (const Value& v : inputs) specs.push_back({v.dtype, v.shape, v.quant});
+  model::Graph g = testing::one_node_graph(op, specs, std::move(attributes), num_outputs, inputs[0].quant);
   EL_CHECK(model::infer_node(g, 0));
 
   std::vector<Value> outputs;

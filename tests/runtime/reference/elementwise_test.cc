@@ -7,12 +7,12 @@
 #include <limits>
 
 #include "edgeloop/runtime/reference/kernels.h"
+#include "testing/graphs.h"
 
 namespace edgeloop::runtime::reference {
 namespace {
 
 using model::Attributes;
-using model::AttrValue;
 using model::OpType;
 using model::Shape;
 using model::TensorData;
@@ -28,11 +28,7 @@ TensorData tensor(DType dtype, Shape shape, const std::vector<T>& values) {
 }
 TensorData f32(Shape shape, const std::vector<float>& v) { return tensor(DType::kF32, std::move(shape), v); }
 
-Attributes attrs(std::initializer_list<std::pair<std::string, AttrValue>> items) {
-  Attributes a;
-  for (const auto& [name, value] : items) a.set(name, value);
-  return a;
-}
+using testing::attrs;
 
 TensorView view(TensorData& t) { return {t.dtype, t.shape, t.bytes.data(), &kPlain}; }
 
