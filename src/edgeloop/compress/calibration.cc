@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
-#include <random>
 
 #include "edgeloop/compress/dataset.h"
 #include "edgeloop/compress/evaluate.h"
 #include "edgeloop/model/npy.h"
+#include "edgeloop/runtime/golden.h"
 #include "edgeloop/runtime/session.h"
 
 namespace edgeloop::compress {
@@ -50,10 +50,6 @@ std::vector<model::Tensor> input_tensors(const model::Graph& graph) {
   }
   return inputs;
 }
-
-// Uniform in [-1, 1) from the top 24 bits, so the values do not depend on the standard library's
-// distribution implementation.
-float uniform_pm1(std::mt19937_64& rng) { return static_cast<float>(rng() >> 40) * 0x1p-23f - 1.f; }
 
 }  // namespace
 
@@ -125,10 +121,7 @@ Result<CalibrationSource> CalibrationSource::parse(std::string_view spec, const 
                               Sample s;
                               for (size_t k = 0; k < inputs.size(); ++k) {
                                 // Seeded by (sample, input): any sample can be regenerated alone.
-                                std::mt19937_64 rng(kRandomSeed + static_cast<uint64_t>(i) * 1'000'003u + k);
-                                auto t = model::TensorData::zeros(inputs[k].name, inputs[k].dtype, inputs[k].shape);
-                                for (float& v : t.values<float>()) v = uniform_pm1(rng);
-                                s.push_back(std::move(t));
+                                s.push_back(runtime::random_input(inputs[k], kRandomSeed + static_cast<uint64_t>(i) * 1'000'003u + k));
                               }
                               return s;
                             },

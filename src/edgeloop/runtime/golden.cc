@@ -7,21 +7,22 @@
 
 namespace edgeloop::runtime {
 
+model::TensorData random_input(const model::Tensor& input, uint64_t seed) {
+  auto value = model::TensorData::zeros(input.name, input.dtype, input.shape);
+  if (input.dtype == model::DType::kF32) {
+    std::mt19937_64 rng(seed);
+    for (float& v : value.values<float>()) v = static_cast<float>(rng() >> 40) * 0x1p-23f - 1.f;
+  }
+  return value;
+}
+
 Status attach_golden(model::Graph& graph, uint64_t seed, float rtol, float atol) {
   graph.meta.golden.reset();
   EL_TRY(Program program, Program::from_graph(graph));
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
   model::GoldenVector golden;
   golden.rtol = rtol;
   golden.atol = atol;
-  for (model::TensorId id : graph.inputs) {
-    const model::Tensor& t = graph.tensors[id];
-    auto value = model::TensorData::zeros(t.name, t.dtype, t.shape);
-    if (t.dtype == model::DType::kF32)
-      for (float& v : value.values<float>()) v = uniform(rng);
-    golden.inputs.push_back(std::move(value));
-  }
+  for (size_t k = 0; k < graph.inputs.size(); ++k) golden.inputs.push_back(random_input(graph.tensors[graph.inputs[k]], seed + k));
   Session session(program);
   EL_TRY(golden.outputs, session.run(golden.inputs));
   graph.meta.golden = std::move(golden);

@@ -9,7 +9,11 @@
 
 namespace edgeloop::runtime {
 
-// Deterministic inputs from `seed` (floats uniform in [-1, 1]; integers and bools zero), run on
+// A deterministic input value for a model input: f32 elements uniform in [-1, 1) (from the top 24
+// bits of a 64-bit Mersenne Twister, so independent of the standard library), other dtypes zero.
+model::TensorData random_input(const model::Tensor& input, uint64_t seed);
+
+// Deterministic inputs from `seed` (random_input of each graph input), run on
 // the reference runtime; stores them with the outputs and the tolerances in graph.meta.golden.
 Status attach_golden(model::Graph& graph, uint64_t seed = 0x5eed, float rtol = 1e-4f, float atol = 1e-5f);
 
