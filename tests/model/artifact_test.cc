@@ -85,7 +85,7 @@ TEST(Artifact, EveryTruncationIsRefusedCleanly) {
   for (size_t n = 0; n < bytes.size(); ++n) {
     auto r = load_artifact(SharedBytes::copy(ByteSpan(bytes).first(n)));
     ASSERT_FALSE(r.has_value()) << "prefix of " << n << " bytes loaded";
-    EXPECT_EQ(r.error().code, n < kArtifactHeaderSize ? ErrorCode::kCorrupt : ErrorCode::kCorrupt);
+    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
   }
 }
 
@@ -128,11 +128,9 @@ TEST(Artifact, BadMagicVersionAndUnknownOpsSayWhatIsWrong) {
   EXPECT_NE(r.error().message.find("99.0"), std::string::npos);
 }
 
-TEST(Artifact, InconsistentShapesAreRefusedOnLoad) {
+TEST(Artifact, InconsistentShapesAreRefusedByTheGraphVerifier) {
+  // Writer and loader both run verify_graph; a stored shape that inference contradicts is refused.
   Graph g = testing::tiny_mlp();
-  auto bytes = serialize_artifact(g);
-  ASSERT_TRUE(bytes);
-  // A graph whose stored output shape lies cannot be serialized, and so cannot be produced here:
   g.tensors[3].shape = {1, 4};
   auto r = serialize_artifact(g);
   ASSERT_FALSE(r);
