@@ -1,5 +1,6 @@
 #include "edgeloop/model/artifact.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -146,6 +147,71 @@ TEST(Artifact, FailedWriteLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(dir / "m.edge"));
   EXPECT_TRUE(std::filesystem::is_empty(dir));
   std::filesystem::remove_all(dir);
+}
+
+// An int4 weight quantized per group of 4 along its flattened reduction, with f16 scales: the
+// layout INT4 variants use (docs/model-format.md).
+Tensor int4_group_weight() {
+  Tensor w;
+  w.name = "w4";
+  w.dtype = DType::kI4;
+  w.shape = {2, 3, 2};  // rows of 6: groups of 4 and 2
+  w.constant = true;
+  std::vector<std::byte> bytes(storage_bytes(DType::kI4, 12));
+  for (int64_t i = 0; i < 12; ++i) store_i4(bytes.data(), i, static_cast<int8_t>(i - 8));
+  w.data = SharedBytes::adopt(std::move(bytes));
+  w.quant.scales = {0.5f, 0.25f, 0.125f, 1.5f};
+  w.quant.axis = 0;
+  w.quant.block_axis = 1;
+  w.quant.block_size = 4;
+  w.quant.scale_dtype = DType::kF16;
+  return w;
+}
+
+TEST(Artifact, Int4GroupWeightsWithHalfScalesRoundTrip) {
+  Graph g = testing::tiny_mlp();
+  g.add_tensor(int4_group_weight());
+  auto bytes = serialize_artifact(g);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message;
+  auto out = load_artifact(SharedBytes::adopt(std::move(*bytes)));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  const Tensor& w = out->tensors.back();
+  EXPECT_EQ(w.quant, int4_group_weight().quant);
+  ASSERT_EQ(w.data.size(), 6u);
+  for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(load_i4(w.data.data(), i), i - 8) << i;
+  const GroupLayout layout = group_layout(w.shape, w.quant.block_size);
+  EXPECT_EQ(layout.groups, 2);
+  EXPECT_EQ(layout.scale_index(3), 0u);
+  EXPECT_EQ(layout.scale_index(4), 1u);
+  EXPECT_EQ(layout.scale_index(6), 2u);
+  EXPECT_EQ(layout.scale_index(11), 3u);
+}
+
+TEST(Artifact, InconsistentGroupQuantizationIsRefused) {
+  struct Case {
+    const char* what;
+    void (*edit)(QuantParams&);
+    const char* message;
+  };
+  const Case cases[] = {
+      {"scale count", [](QuantParams& q) { q.scales.pop_back(); }, "3 quantization scales, expected 4"},
+      {"axis", [](QuantParams& q) { q.axis = 1; }, "per-group quantization needs axis 0"},
+      {"not a half", [](QuantParams& q) { q.scales[0] = 0.1f; }, "is declared f16 but is not an f16 value"},
+  };
+  for (const Case& c : cases) {
+    Graph g = testing::tiny_mlp();
+    Tensor w = int4_group_weight();
+    c.edit(w.quant);
+    g.add_tensor(std::move(w));
+    auto bytes = serialize_artifact(g);
+    std::string message = bytes ? "" : bytes.error().message;
+    if (bytes) {
+      auto out = load_artifact(SharedBytes::adopt(std::move(*bytes)));
+      ASSERT_FALSE(out.has_value()) << c.what;
+      message = out.error().message;
+    }
+    EXPECT_THAT(message, ::testing::HasSubstr(c.message)) << c.what;
+  }
 }
 
 TEST(Artifact, VersionsCompareNumerically) {

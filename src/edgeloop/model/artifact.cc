@@ -9,6 +9,7 @@
 #include <set>
 
 #include "edgeloop/base/file.h"
+#include "edgeloop/model/half.h"
 #include "edgeloop/model/schema/edge_generated.h"
 #include "edgeloop/model/shape_inference.h"
 
@@ -23,6 +24,12 @@ using flatbuffers::Offset;
 
 Offset<fbs::Quant> write_quant(FlatBufferBuilder& b, const QuantParams& q) {
   if (q.empty()) return 0;
+  if (q.scale_dtype == DType::kF16) {
+    std::vector<uint16_t> half(q.scales.size());
+    std::transform(q.scales.begin(), q.scales.end(), half.begin(), float_to_half);
+    return fbs::CreateQuant(b, 0, b.CreateVector(q.zero_points), q.axis, q.block_axis, q.block_size,
+                            b.CreateVector(half));
+  }
   return fbs::CreateQuant(b, b.CreateVector(q.scales), b.CreateVector(q.zero_points), q.axis, q.block_axis,
                           q.block_size);
 }
@@ -269,6 +276,12 @@ Result<Graph> load_artifact(SharedBytes file) {
       EL_TRY(t.shape, read_shape(ft->shape(), "tensor '" + t.name + "'"));
       if (const fbs::Quant* q = ft->quant()) {
         t.quant.scales = vec<float>(q->scales());
+        if (q->scales_f16() != nullptr) {
+          if (!t.quant.scales.empty())
+            return make_error(ErrorCode::kCorrupt, "tensor '{}' stores its scales both as f32 and as f16", t.name);
+          for (uint16_t h : *q->scales_f16()) t.quant.scales.push_back(half_to_float(h));
+          t.quant.scale_dtype = DType::kF16;
+        }
         t.quant.zero_points = vec<int32_t>(q->zero_points());
         t.quant.axis = q->axis();
         t.quant.block_axis = q->block_axis();

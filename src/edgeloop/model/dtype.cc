@@ -1,7 +1,10 @@
 #include "edgeloop/model/dtype.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "edgeloop/model/half.h"
 
 namespace edgeloop::model {
 
@@ -64,6 +67,16 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
+GroupLayout group_layout(const Shape& shape, int32_t block_size) {
+  GroupLayout l;
+  l.block_size = std::max<int64_t>(block_size, 1);
+  l.rows = shape.empty() ? 1 : shape[0];
+  l.row_length = 1;
+  for (size_t d = 1; d < shape.size(); ++d) l.row_length *= shape[d];
+  l.groups = (l.row_length + l.block_size - 1) / l.block_size;
+  return l;
+}
+
 Status validate_quant(const QuantParams& q, DType dtype, const Shape& shape) {
   if (q.empty()) return ok();
   const int64_t rank = static_cast<int64_t>(shape.size());
@@ -73,11 +86,15 @@ Status validate_quant(const QuantParams& q, DType dtype, const Shape& shape) {
     expected = static_cast<size_t>(shape[q.axis]);
   }
   if (q.block_size > 0) {
-    if (q.block_axis < 0 || q.block_axis >= rank || q.block_axis == q.axis)
-      return make_error(ErrorCode::kCorrupt, "quantization block axis {} invalid for rank {}", q.block_axis, rank);
-    if (shape[q.block_axis] % q.block_size != 0)
-      return make_error(ErrorCode::kCorrupt, "block size {} does not divide dim {}", q.block_size, shape[q.block_axis]);
-    expected *= static_cast<size_t>(shape[q.block_axis] / q.block_size);
+    if (rank < 2 || q.axis != 0 || q.block_axis != 1)
+      return make_error(ErrorCode::kCorrupt,
+                        "per-group quantization needs axis 0 and block axis 1 on a tensor of rank >= 2, got axis {}, "
+                        "block axis {}, rank {}",
+                        q.axis, q.block_axis, rank);
+    const GroupLayout layout = group_layout(shape, q.block_size);
+    if (layout.rows != 0 && layout.groups > kMaxElements / layout.rows)
+      return make_error(ErrorCode::kCorrupt, "per-group quantization of {} has too many groups", shape_str(shape));
+    expected = static_cast<size_t>(layout.rows * layout.groups);
   } else if (q.block_size < 0 || q.block_axis != -1) {
     return make_error(ErrorCode::kCorrupt, "block axis set without a block size");
   }
@@ -85,6 +102,12 @@ Status validate_quant(const QuantParams& q, DType dtype, const Shape& shape) {
     return make_error(ErrorCode::kCorrupt, "{} quantization scales, expected {}", q.scales.size(), expected);
   for (float s : q.scales)
     if (!(std::isfinite(s) && s > 0)) return make_error(ErrorCode::kCorrupt, "quantization scale {} is not positive and finite", s);
+  if (q.scale_dtype != DType::kF32 && q.scale_dtype != DType::kF16)
+    return make_error(ErrorCode::kCorrupt, "quantization scales stored as {}; expected f32 or f16", dtype_name(q.scale_dtype));
+  if (q.scale_dtype == DType::kF16)
+    for (float s : q.scales)
+      if (half_to_float(float_to_half(s)) != s)
+        return make_error(ErrorCode::kCorrupt, "quantization scale {} is declared f16 but is not an f16 value", s);
   if (!q.zero_points.empty() && q.zero_points.size() != q.scales.size())
     return make_error(ErrorCode::kCorrupt, "{} zero points for {} scales", q.zero_points.size(), q.scales.size());
   int64_t lo = std::numeric_limits<int32_t>::min(), hi = std::numeric_limits<int32_t>::max();
