@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kSpecHelp =
-    "expected fashion-mnist:train[:N], fashion-mnist:test[:N], random:N or a folder of .npy files";
+    "expected fashion-mnist:SPLIT[:N|:A-B] (SPLIT train or test), random:N or a folder of .npy files";
 constexpr uint64_t kRandomSeed = 0x5eed'ca11'b4a7'e000ULL;
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -88,14 +88,7 @@ Result<CalibrationSource> CalibrationSource::parse(std::string_view spec, const 
   const auto parts = split(spec, ':');
   std::optional<CalibrationSource> src;
   if (parts[0] == "fashion-mnist") {
-    if (parts.size() < 2 || parts.size() > 3 || (parts[1] != "train" && parts[1] != "test"))
-      return make_error(ErrorCode::kInvalidArgument, "calibration data '{}': {}", spec, kSpecHelp);
-    int64_t limit = 0;
-    if (parts.size() == 3) {
-      EL_TRY(limit, parse_count(parts[2], spec));
-    }
-    EL_TRY(ImageDataset data, load_fashion_mnist(parts[1], limit));
-    if (data.count == 0) return make_error(ErrorCode::kInvalidArgument, "calibration data '{}' is empty", spec);
+    EL_TRY(ImageDataset data, load_image_set(spec));
     // image_to_input needs the input tensor and its preprocessing only, not the weights.
     auto mini = std::make_shared<model::Graph>();
     mini->tensors = input_tensors(graph);

@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 #include <cstdlib>
 #include <memory>
 
@@ -65,6 +67,57 @@ Result<ImageDataset> load_fashion_mnist(std::string_view split, int64_t limit) {
   else return make_error(ErrorCode::kInvalidArgument, "unknown split '{}': use train or test", split);
   const auto dir = fashion_mnist_dir();
   return read_idx(dir / (prefix + "-images-idx3-ubyte.gz"), dir / (prefix + "-labels-idx1-ubyte.gz"), limit);
+}
+
+ImageDataset slice(const ImageDataset& data, int64_t begin, int64_t end) {
+  begin = std::clamp<int64_t>(begin, 0, data.count);
+  end = std::clamp<int64_t>(end, begin, data.count);
+  ImageDataset out;
+  out.rows = data.rows;
+  out.cols = data.cols;
+  out.num_classes = data.num_classes;
+  out.count = end - begin;
+  const int64_t pixels = data.rows * data.cols;
+  out.pixels.assign(data.pixels.begin() + begin * pixels, data.pixels.begin() + end * pixels);
+  out.labels.assign(data.labels.begin() + begin, data.labels.begin() + end);
+  return out;
+}
+
+Result<ImageDataset> load_image_set(std::string_view spec) {
+  constexpr std::string_view kForms = "expected fashion-mnist:SPLIT, fashion-mnist:SPLIT:N or fashion-mnist:SPLIT:A-B with SPLIT train or test";
+  auto fail = [&](std::string_view why) { return make_error(ErrorCode::kInvalidArgument, "image set '{}': {}; {}", spec, why, kForms); };
+  constexpr std::string_view kPrefix = "fashion-mnist:";
+  if (!spec.starts_with(kPrefix)) return fail("unknown data set");
+  std::string_view rest = spec.substr(kPrefix.size());
+  const size_t colon = rest.find(':');
+  const std::string_view split = rest.substr(0, colon);
+  if (split != "train" && split != "test") return fail(fmt::format("unknown split '{}'", split));
+  auto number = [](std::string_view text) -> std::optional<int64_t> {
+    int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || ptr != text.data() + text.size() || n < 0) return std::nullopt;
+    return n;
+  };
+  int64_t begin = 0, end = 0;  // end 0: the whole split
+  if (colon != std::string_view::npos) {
+    const std::string_view range = rest.substr(colon + 1);
+    const size_t dash = range.find('-');
+    const auto a = number(range.substr(0, dash));
+    const auto b = dash == std::string_view::npos ? std::optional<int64_t>{} : number(range.substr(dash + 1));
+    if (!a || (dash != std::string_view::npos && !b)) return fail(fmt::format("'{}' is not a count or a range", range));
+    if (dash == std::string_view::npos) {
+      end = *a;
+    } else {
+      begin = *a;
+      end = *b;
+    }
+    if (end <= begin) return fail("the selection is empty");
+  }
+  EL_TRY(ImageDataset all, load_fashion_mnist(split, end));
+  if (end > all.count)
+    return make_error(ErrorCode::kInvalidArgument, "image set '{}': the {} split has only {} images", spec, split, all.count);
+  if (begin == 0) return all;
+  return slice(all, begin, end);
 }
 
 }  // namespace edgeloop::compress

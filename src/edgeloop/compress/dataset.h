@@ -26,6 +26,14 @@ std::filesystem::path fashion_mnist_dir();
 // split: "train" (60,000 images) or "test" (10,000). limit > 0 keeps the first `limit`.
 Result<ImageDataset> load_fashion_mnist(std::string_view split, int64_t limit = 0);
 
+// A labelled image set named by a spec: "fashion-mnist:SPLIT" (the whole split),
+// "fashion-mnist:SPLIT:N" (its first N images) or "fashion-mnist:SPLIT:A-B" (images A to B-1),
+// SPLIT being train or test. Errors say which forms exist; an empty selection is an error.
+Result<ImageDataset> load_image_set(std::string_view spec);
+
+// Images [begin, end) of `data`, clamped to its size.
+ImageDataset slice(const ImageDataset& data, int64_t begin, int64_t end);
+
 // Reads an IDX image file and its label file (gzip-compressed or plain), checking magic numbers,
 // dimensions and that both hold the same number of items.
 Result<ImageDataset> read_idx(const std::filesystem::path& images, const std::filesystem::path& labels, int64_t limit = 0);
