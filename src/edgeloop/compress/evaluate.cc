@@ -1,7 +1,9 @@
 #include "edgeloop/compress/evaluate.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "edgeloop/runtime/session.h"
 
@@ -37,23 +39,44 @@ Result<EvalReport> evaluate_classifier(const runtime::Program& program, const Im
                       model::dtype_name(out.dtype), model::shape_str(out.shape), data.num_classes);
   EvalReport r;
   r.classes = out.elements();
-  runtime::Session session(program);
-  std::vector<double> latencies;
-  latencies.reserve(data.count);
-  for (int64_t i = 0; i < data.count; ++i) {
-    EL_TRY(auto input, image_to_input(g, data, i));
-    const auto start = std::chrono::steady_clock::now();
-    auto outputs = session.run({&input, 1});
-    latencies.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
-    if (!outputs) return std::unexpected(std::move(outputs).error().context(fmt::format("image {}", i)));
-    auto scores = (*outputs)[0].values<float>();
-    const auto best = static_cast<int32_t>(std::max_element(scores.begin(), scores.end()) - scores.begin());
-    r.predicted.push_back(best);
-    r.correct += best == data.labels[i];
-    if (options.keep_logits) r.logits.insert(r.logits.end(), scores.begin(), scores.end());
-    ++r.count;
-    if (options.progress && (r.count % 500 == 0 || r.count == data.count)) options.progress(r.count, data.count);
-  }
+  r.count = data.count;
+  r.predicted.resize(static_cast<size_t>(data.count));
+  if (options.keep_logits) r.logits.resize(static_cast<size_t>(data.count * r.classes));
+  std::vector<double> latencies(static_cast<size_t>(data.count));
+  const int threads = static_cast<int>(std::clamp<int64_t>(options.threads, 1, std::max<int64_t>(data.count, 1)));
+  std::vector<Status> status(static_cast<size_t>(threads), ok());
+  std::atomic<int64_t> done{0};
+  auto work = [&](int t) {
+    const int64_t begin = data.count * t / threads, end = data.count * (t + 1) / threads;
+    runtime::Session session(program);
+    for (int64_t i = begin; i < end; ++i) {
+      auto input = image_to_input(g, data, i);
+      if (!input) {
+        status[t] = std::unexpected(std::move(input).error());
+        return;
+      }
+      const auto start = std::chrono::steady_clock::now();
+      auto outputs = session.run({&*input, 1});
+      latencies[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      if (!outputs) {
+        status[t] = std::unexpected(std::move(outputs).error().context(fmt::format("image {}", i)));
+        return;
+      }
+      auto scores = (*outputs)[0].values<float>();
+      r.predicted[i] = static_cast<int32_t>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+      if (options.keep_logits) std::copy(scores.begin(), scores.end(), r.logits.begin() + i * r.classes);
+      const int64_t n = done.fetch_add(1) + 1;
+      // One thread reports, so the callback needs no locking.
+      if (t == 0 && options.progress && (n % 500 < 1 + threads || i + 1 == end)) options.progress(n, data.count);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  for (Status& s : status) EL_CHECK(std::move(s));
+  if (options.progress) options.progress(data.count, data.count);
+  for (int64_t i = 0; i < data.count; ++i) r.correct += r.predicted[i] == data.labels[i];
   r.latency_us = summarize(std::move(latencies));
   return r;
 }

@@ -13,6 +13,9 @@ namespace edgeloop::compress {
 
 struct EvalOptions {
   bool keep_logits = false;
+  // Sessions run in parallel on contiguous slices of the images (one Session per thread); the
+  // results are the same for any thread count.
+  int threads = 1;
   // Called every few hundred images with (done, total) for progress display.
   std::function<void(int64_t, int64_t)> progress;
 };
