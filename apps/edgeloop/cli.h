@@ -32,6 +32,7 @@ void progress(std::string_view label, int64_t done, int64_t total);
 
 // Registers each command group on the root app.
 void add_model_commands(CLI::App& app);
+void add_quantize_commands(CLI::App& model);  // under `model`
 void add_conformance_commands(CLI::App& app);
 
 }  // namespace edgeloop::cli

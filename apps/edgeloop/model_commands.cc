@@ -295,6 +295,8 @@ void add_model_commands(CLI::App& app) {
   ev->add_flag("--json", ea->json, "print as JSON");
   ev->callback([ea] { run_eval(*ea); });
 
+  add_quantize_commands(*model);
+
   auto va = std::make_shared<VerifyArgs>();
   auto* ver = model->add_subcommand("verify", "Load and verify an artifact and run its golden test vector (the smoke test)");
   ver->add_option("model", va->path, ".edge file")->required();
