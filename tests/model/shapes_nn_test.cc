@@ -22,6 +22,12 @@ class OneNode {
     node_.inputs.push_back(add("in" + std::to_string(node_.inputs.size()), dtype, std::move(shape), std::move(quant)));
     return *this;
   }
+  // A constant input (weights); shape inference does not read its data.
+  OneNode& constant_input(Shape shape, DType dtype, QuantParams quant = {}) {
+    input(std::move(shape), dtype, std::move(quant));
+    constants_.push_back(node_.inputs.back());
+    return *this;
+  }
   OneNode& absent_input() {
     node_.inputs.push_back(kNoTensor);
     return *this;
@@ -44,6 +50,7 @@ class OneNode {
   }
 
   Status infer() {
+    for (TensorId id : constants_) graph_.tensors[id].constant = true;
     graph_.nodes = {node_};
     return infer_node(graph_, 0);
   }
@@ -60,11 +67,17 @@ class OneNode {
   }
   Graph graph_;
   Node node_;
+  std::vector<TensorId> constants_;
 };
 
 QuantParams per_tensor(float scale, int32_t zero_point) { return {{scale}, {zero_point}}; }
 QuantParams per_channel(int32_t axis, size_t channels) {
   return {std::vector<float>(channels, 0.5f), std::vector<int32_t>(channels, 0), axis};
+}
+// Per group along rows of `shape` (axis 0, block axis 1) with f16-exact scales.
+QuantParams per_group(const Shape& shape, int32_t block_size, DType scale_dtype = DType::kF16) {
+  const GroupLayout l = group_layout(shape, block_size);
+  return {std::vector<float>(static_cast<size_t>(l.rows * l.groups), 0.25f), {}, 0, 1, block_size, scale_dtype};
 }
 
 void expect_shape(OneNode& n, const Shape& shape, DType dtype = DType::kF32) {
@@ -224,6 +237,122 @@ TEST(ShapesConv, QuantizedFormRefusesOtherQuantizations) {
   expect_refused(with_zp, ErrorCode::kUnsupported, "zero point 0");
 }
 
+// The W8A8 Conv of the quantization toolchain: i8 activations, symmetric per-channel i8 weights.
+OneNode w8a8_conv(DType y_dtype = DType::kI8, QuantParams y_quant = per_tensor(0.2f, -3)) {
+  OneNode n(OpType::kConv);
+  n.input({1, 3, 8, 8}, DType::kI8, per_tensor(0.1f, -2))
+      .constant_input({4, 3, 3, 3}, DType::kI8, per_channel(0, 4))
+      .constant_input({4}, DType::kI32)
+      .output(y_dtype, std::move(y_quant));
+  n.attr("strides", Ints{1, 1}).attr("pads", Ints{1, 1, 1, 1}).attr("dilations", Ints{1, 1}).attr("group", int64_t{1});
+  return n;
+}
+
+TEST(ShapesConv, RequantizeAttributeIsFloatOrFixedPoint) {
+  for (const char* value : {"float", "fixed_point"}) {
+    auto n = w8a8_conv();
+    n.attr("requantize", std::string(value));
+    expect_shape(n, {1, 4, 8, 8}, DType::kI8);
+  }
+  auto other = w8a8_conv();
+  other.attr("requantize", std::string("rndnu"));
+  expect_refused(other, ErrorCode::kInvalidArgument, "'requantize' is 'rndnu'; expected \"float\" or \"fixed_point\"");
+  auto not_a_string = w8a8_conv();
+  not_a_string.attr("requantize", int64_t{1});
+  expect_refused(not_a_string, ErrorCode::kInvalidArgument, "'requantize' must be a string");
+  auto on_float = conv2d({1, 3, 8, 8}, {4, 3, 3, 3});
+  on_float.attr("requantize", std::string("fixed_point"));
+  expect_refused(on_float, ErrorCode::kInvalidArgument, "applies only to the quantized forms");
+}
+
+TEST(ShapesConv, FixedPointRefusesAMultiplierOfTwoToThe30) {
+  // 0.1 · 0.5 / y_scale ≥ 2^30 cannot be represented with a shift ≥ 1.
+  auto huge = w8a8_conv(DType::kI8, per_tensor(0.05f / 1073741824.f, 0));
+  huge.attr("requantize", std::string("fixed_point"));
+  expect_refused(huge, ErrorCode::kUnsupported, "too large for requantize \"fixed_point\"");
+  auto same_with_float = w8a8_conv(DType::kI8, per_tensor(0.05f / 1073741824.f, 0));
+  expect_shape(same_with_float, {1, 4, 8, 8}, DType::kI8);
+}
+
+TEST(ShapesConv, W8A8RefusesPerGroupWeightsAndAFloatBias) {
+  OneNode grouped(OpType::kConv);
+  grouped.input({1, 3, 8, 8}, DType::kI8, per_tensor(0.1f, 0))
+      .constant_input({4, 3, 3, 3}, DType::kI8, per_group({4, 3, 3, 3}, 9))
+      .output(DType::kI8, per_tensor(0.2f, 0));
+  grouped.attr("strides", Ints{1, 1}).attr("pads", Ints{1, 1, 1, 1}).attr("dilations", Ints{1, 1});
+  grouped.attr("group", int64_t{1});
+  expect_refused(grouped, ErrorCode::kUnsupported, "block-wise");
+  OneNode float_bias(OpType::kConv);
+  float_bias.input({1, 3, 8, 8}, DType::kI8, per_tensor(0.1f, 0))
+      .constant_input({4, 3, 3, 3}, DType::kI8, per_channel(0, 4))
+      .constant_input({4}, DType::kF32)
+      .output(DType::kI8, per_tensor(0.2f, 0));
+  float_bias.attr("strides", Ints{1, 1}).attr("pads", Ints{1, 1, 1, 1}).attr("dilations", Ints{1, 1});
+  float_bias.attr("group", int64_t{1});
+  expect_refused(float_bias, ErrorCode::kUnsupported, "input 2 'in2' has dtype f32, supported: i32");
+}
+
+// The W4A8 Conv: i8 activations, i4 per-group constant weights (rows of 3 · 3 · 3 = 27 in groups
+// of 8: the last group has 3), f32 bias.
+struct W4A8ConvSpec {
+  DType x_dtype = DType::kI8;
+  QuantParams w_quant = per_group({4, 3, 3, 3}, 8);
+  bool w_constant = true;
+  std::optional<DType> bias = DType::kF32;
+  DType y_dtype = DType::kI8;
+  const char* requantize = nullptr;
+};
+
+OneNode w4a8_conv(const W4A8ConvSpec& s) {
+  OneNode n(OpType::kConv);
+  n.input({1, 3, 8, 8}, s.x_dtype, per_tensor(0.1f, s.x_dtype == DType::kU8 ? 128 : 0));
+  if (s.w_constant) n.constant_input({4, 3, 3, 3}, DType::kI4, s.w_quant);
+  else n.input({4, 3, 3, 3}, DType::kI4, s.w_quant);
+  if (s.bias) n.constant_input({4}, *s.bias);
+  n.output(s.y_dtype, per_tensor(0.2f, 0));
+  n.attr("strides", Ints{1, 1}).attr("pads", Ints{1, 1, 1, 1}).attr("dilations", Ints{1, 1}).attr("group", int64_t{1});
+  if (s.requantize != nullptr) n.attr("requantize", std::string(s.requantize));
+  return n;
+}
+
+TEST(ShapesConv, W4A8FormAcceptsPerGroupI4Weights) {
+  auto plain = w4a8_conv({});
+  expect_shape(plain, {1, 4, 8, 8}, DType::kI8);
+  auto fixed_point = w4a8_conv({.requantize = "fixed_point"});
+  expect_shape(fixed_point, {1, 4, 8, 8}, DType::kI8);
+  auto f32_scales = w4a8_conv({.w_quant = per_group({4, 3, 3, 3}, 32, DType::kF32), .bias = std::nullopt});
+  expect_shape(f32_scales, {1, 4, 8, 8}, DType::kI8);
+}
+
+TEST(ShapesConv, W4A8FormRefusals) {
+  auto not_constant = w4a8_conv({.w_constant = false});
+  expect_refused(not_constant, ErrorCode::kUnsupported, "must be a constant");
+  auto per_channel_w = w4a8_conv({.w_quant = per_channel(0, 4)});
+  expect_refused(per_channel_w, ErrorCode::kUnsupported, "needs per-group quantization");
+  QuantParams with_zp = per_group({4, 3, 3, 3}, 8);
+  with_zp.zero_points.assign(with_zp.scales.size(), 0);
+  with_zp.zero_points[5] = 1;
+  auto nonzero_zp = w4a8_conv({.w_quant = with_zp});
+  expect_refused(nonzero_zp, ErrorCode::kUnsupported, "needs zero points 0");
+  QuantParams wrong_count = per_group({4, 3, 3, 3}, 8);
+  wrong_count.scales.pop_back();
+  auto bad_scales = w4a8_conv({.w_quant = wrong_count});
+  expect_refused(bad_scales, ErrorCode::kInvalidArgument, "15 quantization scales, expected 16");
+  auto u8_input = w4a8_conv({.x_dtype = DType::kU8});
+  expect_refused(u8_input, ErrorCode::kUnsupported, "the W4A8 form (i4 W) needs i8");
+  auto i32_bias = w4a8_conv({.bias = DType::kI32});
+  expect_refused(i32_bias, ErrorCode::kUnsupported, "takes an f32 bias");
+  auto u8_output = w4a8_conv({.y_dtype = DType::kU8});
+  expect_refused(u8_output, ErrorCode::kInvalidArgument, "must be declared i8");
+  auto float_requantize = w4a8_conv({.requantize = "float"});
+  expect_refused(float_requantize, ErrorCode::kInvalidArgument, "one arithmetic");
+  OneNode float_x(OpType::kConv);  // W4A32 is DequantizeLinear → float Conv, never i4 W with f32 X
+  float_x.input({1, 3, 8, 8}).constant_input({4, 3, 3, 3}, DType::kI4, per_group({4, 3, 3, 3}, 8)).output();
+  float_x.attr("strides", Ints{1, 1}).attr("pads", Ints{1, 1, 1, 1}).attr("dilations", Ints{1, 1});
+  float_x.attr("group", int64_t{1});
+  expect_refused(float_x, ErrorCode::kUnsupported, "dtype i4, supported: f32");
+}
+
 // ---- ConvTranspose ----
 
 OneNode conv_transpose2d(Shape x, Shape w, Ints strides, Ints pads, Ints output_padding, int64_t group = 1,
@@ -306,6 +435,75 @@ TEST(ShapesGemm, RefusesMismatchesAndBadFlags) {
   expect_refused(alpha, ErrorCode::kInvalidArgument, "'alpha' is missing");
 }
 
+struct QGemmSpec {
+  DType a_dtype = DType::kI8;
+  DType b_dtype = DType::kI8;
+  QuantParams b_quant = per_channel(0, 6);  // B [N = 6, K = 5], transB = 1
+  int64_t trans_a = 0, trans_b = 1;
+  float alpha = 1.f, beta = 1.f;
+  std::optional<Shape> c = Shape{6};
+  DType c_dtype = DType::kI32;
+  DType y_dtype = DType::kI8;
+  const char* requantize = nullptr;
+};
+
+OneNode quantized_gemm(const QGemmSpec& s) {
+  OneNode n(OpType::kGemm);
+  n.input(s.trans_a ? Shape{5, 3} : Shape{3, 5}, s.a_dtype, per_tensor(0.1f, 0))
+      .constant_input(s.trans_b ? Shape{6, 5} : Shape{5, 6}, s.b_dtype, s.b_quant);
+  if (s.c) n.constant_input(*s.c, s.c_dtype);
+  n.output(s.y_dtype, per_tensor(0.3f, 1));
+  n.attr("alpha", s.alpha).attr("beta", s.beta).attr("transA", s.trans_a).attr("transB", s.trans_b);
+  if (s.requantize != nullptr) n.attr("requantize", std::string(s.requantize));
+  return n;
+}
+
+TEST(ShapesGemm, W8A8FormsPerChannelAlongTheOutputAxis) {
+  auto trans = quantized_gemm({.requantize = "fixed_point"});
+  expect_shape(trans, {3, 6}, DType::kI8);
+  auto plain = quantized_gemm({.b_quant = per_channel(1, 6), .trans_b = 0, .y_dtype = DType::kU8});
+  expect_shape(plain, {3, 6}, DType::kU8);
+  auto per_tensor_b = quantized_gemm({.a_dtype = DType::kU8, .b_quant = per_tensor(0.5f, 0), .c = std::nullopt});
+  expect_shape(per_tensor_b, {3, 6}, DType::kI8);
+}
+
+TEST(ShapesGemm, W8A8Refusals) {
+  auto along_k = quantized_gemm({.b_quant = per_channel(1, 5)});
+  expect_refused(along_k, ErrorCode::kUnsupported, "per tensor or per channel along axis 0");
+  auto along_k_plain = quantized_gemm({.b_quant = per_channel(0, 5), .trans_b = 0});
+  expect_refused(along_k_plain, ErrorCode::kUnsupported, "per tensor or per channel along axis 1");
+  auto trans_a = quantized_gemm({.trans_a = 1});
+  expect_refused(trans_a, ErrorCode::kUnsupported, "transA = 0");
+  auto alpha = quantized_gemm({.alpha = 2.f});
+  expect_refused(alpha, ErrorCode::kUnsupported, "alpha = 1 and beta = 1");
+  auto beta = quantized_gemm({.beta = 0.f});
+  expect_refused(beta, ErrorCode::kUnsupported, "alpha = 1 and beta = 1");
+  auto c_matrix = quantized_gemm({.c = Shape{3, 6}});
+  expect_refused(c_matrix, ErrorCode::kInvalidArgument, "needs [6]");
+  auto c_float = quantized_gemm({.c_dtype = DType::kF32});
+  expect_refused(c_float, ErrorCode::kUnsupported, "dtype f32, supported: i32");
+  auto float_out = quantized_gemm({.y_dtype = DType::kF32});
+  expect_refused(float_out, ErrorCode::kInvalidArgument, "must be declared u8 or i8");
+  auto requantize = quantized_gemm({.requantize = "double"});
+  expect_refused(requantize, ErrorCode::kInvalidArgument, "expected \"float\" or \"fixed_point\"");
+  auto float_a = gemm({3, 5}, {5, 4}, std::nullopt);
+  float_a.attr("requantize", std::string("float"));
+  expect_refused(float_a, ErrorCode::kInvalidArgument, "applies only to the quantized forms");
+}
+
+TEST(ShapesGemm, W4A8FormNeedsTransBAndAFloatBias) {
+  auto ok_form = quantized_gemm({.b_dtype = DType::kI4, .b_quant = per_group({6, 5}, 4), .c_dtype = DType::kF32});
+  expect_shape(ok_form, {3, 6}, DType::kI8);
+  auto no_c = quantized_gemm({.b_dtype = DType::kI4, .b_quant = per_group({6, 5}, 4), .c = std::nullopt});
+  expect_shape(no_c, {3, 6}, DType::kI8);
+  auto plain = quantized_gemm({.b_dtype = DType::kI4, .b_quant = per_group({5, 6}, 4), .trans_b = 0, .c_dtype = DType::kF32});
+  expect_refused(plain, ErrorCode::kUnsupported, "needs transB = 1");
+  auto i32_c = quantized_gemm({.b_dtype = DType::kI4, .b_quant = per_group({6, 5}, 4)});
+  expect_refused(i32_c, ErrorCode::kUnsupported, "takes an f32 bias");
+  auto per_channel_b = quantized_gemm({.b_dtype = DType::kI4, .c_dtype = DType::kF32});
+  expect_refused(per_channel_b, ErrorCode::kUnsupported, "needs per-group quantization");
+}
+
 OneNode matmul(Shape a, Shape b) {
   OneNode n(OpType::kMatMul);
   n.input(std::move(a)).input(std::move(b)).output();
@@ -367,6 +565,24 @@ TEST(ShapesMatMul, QuantizedPerTensorOrPerColumn) {
       .input({3, 6}, DType::kI8, per_tensor(0.1f, 0))
       .output(DType::kU8);
   expect_refused(no_output_quant, ErrorCode::kInvalidArgument, "without quantization parameters");
+}
+
+TEST(ShapesMatMul, QuantizedRequantizeAttributeAndNoInt4) {
+  for (const char* value : {"float", "fixed_point"}) {
+    OneNode n(OpType::kMatMul);
+    n.input({2, 3}, DType::kI8, per_tensor(0.1f, 0)).input({3, 6}, DType::kI8, per_channel(1, 6)).output(DType::kI8, per_tensor(0.3f, 1));
+    n.attr("requantize", std::string(value));
+    expect_shape(n, {2, 6}, DType::kI8);
+  }
+  OneNode other(OpType::kMatMul);
+  other.input({2, 3}, DType::kI8, per_tensor(0.1f, 0)).input({3, 6}, DType::kI8, per_channel(1, 6)).output(DType::kI8, per_tensor(0.3f, 1));
+  other.attr("requantize", std::string("fixed"));
+  expect_refused(other, ErrorCode::kInvalidArgument, "'requantize' is 'fixed'");
+  OneNode int4(OpType::kMatMul);
+  int4.input({2, 3}, DType::kI8, per_tensor(0.1f, 0))
+      .constant_input({3, 6}, DType::kI4, per_group({3, 6}, 2))
+      .output(DType::kI8, per_tensor(0.3f, 1));
+  expect_refused(int4, ErrorCode::kUnsupported, "dtype i4, supported: u8, i8");
 }
 
 // ---- pools ----
@@ -545,6 +761,28 @@ TEST(ShapesDequantize, ReadsTheInputsQuantization) {
   OneNode arity(OpType::kDequantizeLinear);
   arity.input({4, 5}, DType::kU8, per_tensor(1.f, 0)).input({1}).output();
   expect_refused(arity, ErrorCode::kInvalidArgument, "has 2 inputs");
+}
+
+TEST(ShapesDequantize, Int4PerGroupPerChannelAndPerTensor) {
+  for (DType scale_dtype : {DType::kF16, DType::kF32}) {
+    OneNode grouped(OpType::kDequantizeLinear);
+    grouped.constant_input({8, 3, 3, 3}, DType::kI4, per_group({8, 3, 3, 3}, 16, scale_dtype)).output();
+    expect_shape(grouped, {8, 3, 3, 3});
+  }
+  OneNode channels(OpType::kDequantizeLinear);
+  channels.constant_input({8, 5}, DType::kI4, per_channel(0, 8)).output();
+  expect_shape(channels, {8, 5});
+  OneNode tensor(OpType::kDequantizeLinear);
+  tensor.input({7}, DType::kI4, per_tensor(0.5f, -8)).output();
+  expect_shape(tensor, {7});
+  OneNode out_of_range(OpType::kDequantizeLinear);
+  out_of_range.input({7}, DType::kI4, per_tensor(0.5f, 8)).output();
+  expect_refused(out_of_range, ErrorCode::kInvalidArgument, "zero point 8 out of range for i4");
+  QuantParams not_f16 = per_group({8, 5}, 2);
+  not_f16.scales[3] = 0.1f;
+  OneNode bad_scale(OpType::kDequantizeLinear);
+  bad_scale.constant_input({8, 5}, DType::kI4, not_f16).output();
+  expect_refused(bad_scale, ErrorCode::kInvalidArgument, "declared f16 but is not an f16 value");
 }
 
 }  // namespace

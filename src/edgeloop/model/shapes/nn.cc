@@ -1,6 +1,7 @@
 // Shape inference for the nn ops (docs/ops.md).
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -116,48 +117,140 @@ Status expect_quant(const ShapeContext& ctx, const Tensor& t, std::string_view r
   return ok();
 }
 
-// Conv and MatMul come in two forms, chosen by the dtype of their first input (docs/ops.md):
-//   float:     X, W, [B] f32 → Y f32
-//   quantized: X u8/i8 per tensor, W u8/i8 per tensor or per channel along `weight_channel_axis`
-//              (-1: per tensor only), [B] i32 → Y u8/i8 per tensor, Y's dtype as declared.
+// Conv, Gemm and MatMul come in three forms, chosen by the dtypes of their first two inputs
+// (docs/ops.md):
+//   float: X, W, [B] f32 → Y f32
+//   W8A8:  X u8/i8 per tensor, W u8/i8 per tensor or per channel along `weight_channel_axis`
+//          (-1: per tensor only), [B] i32 with zero point 0 → Y u8/i8 per tensor, Y's dtype as
+//          declared. Attribute 'requantize': absent or "float" (ONNX QLinear semantics) or
+//          "fixed_point" (docs/quantization.md).
+//   W4A8:  X i8 per tensor, W i4 constant per group (axis 0, block axis 1, zero points 0), [B] f32
+//          → Y i8 per tensor (Conv and Gemm only). 'requantize' absent or "fixed_point".
 // linear_form checks the inputs and picks Y's dtype; set_linear_output checks Y's quantization
 // once its shape is known.
+enum class LinearKind { kFloat, kW8A8, kW4A8 };
+
 struct LinearForm {
-  bool quantized = false;
+  LinearKind kind = LinearKind::kFloat;
   DType output = DType::kF32;
+  bool fixed_point = false;  // W8A8 with requantize = "fixed_point"
 };
 
-Result<LinearForm> linear_form(const ShapeContext& ctx, std::array<std::string_view, 3> roles,
-                               int64_t weight_channel_axis) {
+struct LinearRoles {
+  std::string_view x, w, b;
+};
+
+// The 'requantize' attribute: "" when absent, else "float" or "fixed_point".
+Result<std::string> requantize_attr(const ShapeContext& ctx) {
+  const AttrValue* v = ctx.node.attrs.find("requantize");
+  if (v == nullptr) return std::string{};
+  const auto* s = std::get_if<std::string>(v);
+  if (s == nullptr) return ctx.fail(kInvalidArgument, "attribute 'requantize' must be a string");
+  if (*s != "float" && *s != "fixed_point")
+    return ctx.fail(kInvalidArgument, "attribute 'requantize' is '{}'; expected \"float\" or \"fixed_point\"", *s);
+  return *s;
+}
+
+// A per-group quantized i4 weight, as the W4A8 form needs it.
+Status expect_group_quant(const ShapeContext& ctx, const Tensor& w, std::string_view role) {
+  const QuantParams& q = w.quant;
+  if (!q.per_group())
+    return ctx.fail(kUnsupported,
+                    "{} '{}' is i4 {}; the W4A8 form needs per-group quantization (axis 0, block axis 1, block size > 0)",
+                    role, w.name, q.empty() ? "without quantization parameters" : "quantized per tensor or per channel");
+  if (auto s = validate_quant(q, w.dtype, w.shape); !s)
+    return ctx.fail(kInvalidArgument, "{} '{}': {}", role, w.name, s.error().message);
+  if (std::any_of(q.zero_points.begin(), q.zero_points.end(), [](int32_t z) { return z != 0; }))
+    return ctx.fail(kUnsupported, "{} '{}' has a non-zero zero point; the W4A8 form needs zero points 0", role, w.name);
+  return ok();
+}
+
+Result<LinearForm> linear_form(const ShapeContext& ctx, LinearRoles roles, int64_t weight_channel_axis,
+                               bool allow_w4) {
   const Tensor& x = *ctx.input(0);
   const Tensor& w = *ctx.input(1);
   const Tensor* b = ctx.input(2);
+  EL_TRY(const std::string requantize, requantize_attr(ctx));
   if (x.dtype == DType::kF32) {
     EL_CHECK(ctx.expect_dtype(1, {DType::kF32}));
     if (b != nullptr) EL_CHECK(ctx.expect_dtype(2, {DType::kF32}));
-    return LinearForm{false, DType::kF32};
+    if (!requantize.empty())
+      return ctx.fail(kInvalidArgument, "attribute 'requantize' applies only to the quantized forms (u8/i8 {})",
+                      roles.x);
+    return LinearForm{LinearKind::kFloat, DType::kF32, false};
   }
   EL_CHECK(ctx.expect_dtype(0, {DType::kF32, DType::kU8, DType::kI8}));
-  EL_CHECK(ctx.expect_dtype(1, {DType::kU8, DType::kI8}));
-  EL_CHECK(expect_quant(ctx, x, roles[0], x.shape, -1));
-  EL_CHECK(expect_quant(ctx, w, roles[1], w.shape, weight_channel_axis));
+  if (allow_w4) {
+    EL_CHECK(ctx.expect_dtype(1, {DType::kU8, DType::kI8, DType::kI4}));
+  } else {
+    EL_CHECK(ctx.expect_dtype(1, {DType::kU8, DType::kI8}));
+  }
+  EL_CHECK(expect_quant(ctx, x, roles.x, x.shape, -1));
+  const Tensor& y = *ctx.outputs[0];
+  if (w.dtype == DType::kI4) {
+    if (x.dtype != DType::kI8)
+      return ctx.fail(kUnsupported, "{} '{}' is {}; the W4A8 form (i4 {}) needs i8", roles.x, x.name,
+                      dtype_name(x.dtype), roles.w);
+    EL_CHECK(ctx.expect_constant(1));
+    EL_CHECK(expect_group_quant(ctx, w, roles.w));
+    if (b != nullptr) {
+      if (b->dtype != DType::kF32 || !b->quant.empty())
+        return ctx.fail(kUnsupported, "{} '{}' is {}{}; the W4A8 form takes an f32 bias", roles.b, b->name,
+                        dtype_name(b->dtype), b->quant.empty() ? "" : " with quantization parameters");
+    }
+    if (requantize == "float")
+      return ctx.fail(kInvalidArgument,
+                      "attribute 'requantize' is 'float'; the W4A8 form has one arithmetic: leave it out or use "
+                      "\"fixed_point\"");
+    if (y.dtype != DType::kI8)
+      return ctx.fail(kInvalidArgument,
+                      "output '{}' is declared {}; the W4A8 form's output must be declared i8 with quantization "
+                      "parameters",
+                      y.name, dtype_name(y.dtype));
+    return LinearForm{LinearKind::kW4A8, DType::kI8, false};
+  }
+  EL_CHECK(expect_quant(ctx, w, roles.w, w.shape, weight_channel_axis));
   if (b != nullptr) {
     EL_CHECK(ctx.expect_dtype(2, {DType::kI32}));
     if (std::any_of(b->quant.zero_points.begin(), b->quant.zero_points.end(), [](int32_t z) { return z != 0; }))
-      return ctx.fail(kUnsupported, "{} '{}' has a non-zero zero point; a quantized bias has zero point 0", roles[2],
+      return ctx.fail(kUnsupported, "{} '{}' has a non-zero zero point; a quantized bias has zero point 0", roles.b,
                       b->name);
   }
-  const Tensor& y = *ctx.outputs[0];
   if (y.dtype != DType::kU8 && y.dtype != DType::kI8)
     return ctx.fail(kInvalidArgument,
                     "output '{}' is declared {}; with {} inputs it must be declared u8 or i8 with quantization "
                     "parameters",
                     y.name, dtype_name(y.dtype), dtype_name(x.dtype));
-  return LinearForm{true, y.dtype};
+  return LinearForm{LinearKind::kW8A8, y.dtype, requantize == "fixed_point"};
+}
+
+// Whether runtime::quantize_multiplier accepts m (m < 2^30 after rounding to 31 bits).
+bool fixed_point_multiplier_fits(double m) {
+  if (!(m < 1.0)) {
+    int e = 0;
+    const double f = std::frexp(m, &e);
+    if (std::llround(f * 2147483648.0) == int64_t{1} << 31) ++e;
+    return std::isfinite(m) && 31 - e >= 1;
+  }
+  return m >= 0;
 }
 
 Status set_linear_output(const ShapeContext& ctx, const LinearForm& form, Shape shape) {
-  if (form.quantized) EL_CHECK(expect_quant(ctx, *ctx.outputs[0], "output", shape, -1));
+  if (form.kind != LinearKind::kFloat) EL_CHECK(expect_quant(ctx, *ctx.outputs[0], "output", shape, -1));
+  if (form.fixed_point) {
+    // The kernel's multipliers, refused here rather than when the model runs.
+    const QuantParams& x = ctx.input(0)->quant;
+    const QuantParams& w = ctx.input(1)->quant;
+    const QuantParams& y = ctx.outputs[0]->quant;
+    for (size_t c = 0; c < w.scales.size(); ++c) {
+      const double m = double{x.scales[0]} * double{w.scales[c]} / double{y.scales[0]};
+      if (!fixed_point_multiplier_fits(m))
+        return ctx.fail(kUnsupported,
+                        "requantization multiplier {} (input scale × weight scale [{}] / output scale) is too large "
+                        "for requantize \"fixed_point\"; it must be below 2^30",
+                        m, c);
+    }
+  }
   ctx.set_output(0, form.output, std::move(shape));
   return ok();
 }
@@ -312,7 +405,7 @@ Status infer_Conv(ShapeContext& ctx) {
     return ctx.fail(kInvalidArgument, "W '{}' {} has {} input channels per group, X '{}' {} has {} in {} groups",
                     w.name, shape_str(w.shape), w.shape[1], x.name, shape_str(x.shape), channels, c.group);
   EL_CHECK(expect_bias(ctx, maps));
-  EL_TRY(const LinearForm form, linear_form(ctx, {"X", "W", "B"}, 0));
+  EL_TRY(const LinearForm form, linear_form(ctx, {"X", "W", "B"}, 0, true));
   Shape out{x.shape[0], maps};
   for (size_t d = 0; d < c.n; ++d) {
     EL_TRY(const int64_t extent, window_output_extent(ctx, d, x.shape[d + 2], c.kernel[d], c.attrs, c.n, false));
@@ -360,16 +453,14 @@ Status infer_ConvTranspose(ShapeContext& ctx) {
 
 Status infer_Gemm(ShapeContext& ctx) {
   EL_CHECK(ctx.expect_arity(2, 3, 1, 1));
-  EL_CHECK(ctx.expect_dtype(0, {DType::kF32}));
-  EL_CHECK(ctx.expect_dtype(1, {DType::kF32}));
+  EL_CHECK(ctx.expect_dtype(0, {DType::kF32, DType::kU8, DType::kI8}));
   const Tensor& a = *ctx.input(0);
   const Tensor& b = *ctx.input(1);
   const Tensor* c = ctx.input(2);
-  if (c != nullptr) EL_CHECK(ctx.expect_dtype(2, {DType::kF32}));
   EL_TRY(const bool trans_a, flag_attr(ctx, "transA"));
   EL_TRY(const bool trans_b, flag_attr(ctx, "transB"));
-  EL_CHECK(float_attr(ctx, "alpha"));
-  EL_CHECK(float_attr(ctx, "beta"));
+  EL_TRY(const float alpha, float_attr(ctx, "alpha"));
+  EL_TRY(const float beta, float_attr(ctx, "beta"));
   if (a.shape.size() != 2 || b.shape.size() != 2)
     return ctx.fail(kInvalidArgument, "A {} and B {} must both be matrices", shape_str(a.shape), shape_str(b.shape));
   const int64_t m = trans_a ? a.shape[1] : a.shape[0], k = trans_a ? a.shape[0] : a.shape[1];
@@ -377,6 +468,20 @@ Status infer_Gemm(ShapeContext& ctx) {
   if (k != kb)
     return ctx.fail(kInvalidArgument, "A {} (transA {}) and B {} (transB {}) disagree on the inner dim: {} vs {}",
                     shape_str(a.shape), int{trans_a}, shape_str(b.shape), int{trans_b}, k, kb);
+  // The quantized forms take B's output-channel (N) axis as its channel axis.
+  EL_TRY(const LinearForm form, linear_form(ctx, {"A", "B", "C"}, trans_b ? 0 : 1, true));
+  if (form.kind != LinearKind::kFloat) {
+    if (trans_a) return ctx.fail(kUnsupported, "the quantized form needs transA = 0 (A is [M, K])");
+    if (alpha != 1.f || beta != 1.f)
+      return ctx.fail(kUnsupported, "the quantized form needs alpha = 1 and beta = 1, got alpha {} and beta {}", alpha,
+                      beta);
+    if (form.kind == LinearKind::kW4A8 && !trans_b)
+      return ctx.fail(kUnsupported, "the W4A8 form needs transB = 1 (B is [N, K]: its rows are the output channels)");
+    if (c != nullptr && c->shape != Shape{n})
+      return ctx.fail(kInvalidArgument, "C '{}' has shape {}; the quantized form needs [{}] (one per output channel)",
+                      c->name, shape_str(c->shape), n);
+    return set_linear_output(ctx, form, {m, n});
+  }
   if (c != nullptr) {
     // C broadcasts one way to [M, N].
     const Shape target{m, n};
@@ -389,8 +494,7 @@ Status infer_Gemm(ShapeContext& ctx) {
       return ctx.fail(kInvalidArgument, "C '{}' {} does not broadcast to the output {}", c->name, shape_str(c->shape),
                       shape_str(target));
   }
-  ctx.set_output(0, DType::kF32, {m, n});
-  return ok();
+  return set_linear_output(ctx, form, {m, n});
 }
 
 Status infer_MatMul(ShapeContext& ctx) {
@@ -401,7 +505,7 @@ Status infer_MatMul(ShapeContext& ctx) {
     return ctx.fail(kInvalidArgument, "A {} and B {} must have rank >= 1", shape_str(a.shape), shape_str(b.shape));
   const int64_t ra = static_cast<int64_t>(a.shape.size()), rb = static_cast<int64_t>(b.shape.size());
   // B may be quantized per column: its last axis, when it has one besides K.
-  EL_TRY(const LinearForm form, linear_form(ctx, {"A", "B", ""}, rb >= 2 ? rb - 1 : -1));
+  EL_TRY(const LinearForm form, linear_form(ctx, {"A", "B", ""}, rb >= 2 ? rb - 1 : -1, false));
   // numpy: a 1-D A is a row [1, K], a 1-D B a column [K, 1]; the promoted dim is dropped again.
   const int64_t ka = a.shape[ra - 1], kb = rb >= 2 ? b.shape[rb - 2] : b.shape[0];
   if (ka != kb)
@@ -460,9 +564,15 @@ Status infer_QuantizeLinear(ShapeContext& ctx) {
 
 Status infer_DequantizeLinear(ShapeContext& ctx) {
   EL_CHECK(ctx.expect_arity(1, 1, 1, 1));
-  EL_CHECK(ctx.expect_dtype(0, {DType::kU8, DType::kI8, DType::kI32}));
+  EL_CHECK(ctx.expect_dtype(0, {DType::kU8, DType::kI8, DType::kI32, DType::kI4}));
   const Tensor& x = *ctx.input(0);
-  EL_CHECK(expect_quant(ctx, x, "input", x.shape, x.quant.axis));
+  if (x.quant.per_group()) {
+    // Weight-only forms (W4A32): a per-group weight dequantized to f32 for a float op.
+    if (auto s = validate_quant(x.quant, x.dtype, x.shape); !s)
+      return ctx.fail(kInvalidArgument, "input '{}': {}", x.name, s.error().message);
+  } else {
+    EL_CHECK(expect_quant(ctx, x, "input", x.shape, x.quant.axis));
+  }
   ctx.set_output(0, DType::kF32, x.shape);
   return ok();
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "edgeloop/model/half.h"
 #include "edgeloop/runtime/reference/kernels.h"
 
 namespace edgeloop::runtime::reference {
@@ -82,31 +83,6 @@ int64_t load_index(const TensorView& t, int64_t i) {
   return load_le<int64_t>(t.data + i * 8);
 }
 
-// f32 -> f16 bits, round to nearest even (for Pad's constant on an f16 tensor).
-uint16_t f32_to_f16_bits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  const uint32_t exp = (x >> 23) & 0xffu;
-  uint32_t mant = x & 0x7fffffu;
-  if (exp == 0xff) return sign | 0x7c00u | (mant != 0 ? 0x200u : 0u);  // inf, nan
-  const int e = static_cast<int>(exp) - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00u;  // overflows to inf
-  if (e <= 0) {                          // f16 subnormal or zero
-    if (e < -10) return sign;
-    mant |= 0x800000u;
-    const int shift = 14 - e;
-    uint32_t half = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rem > mid || (rem == mid && (half & 1u))) ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  uint32_t half = sign | (static_cast<uint32_t>(e) << 10) | (mant >> 13);
-  const uint32_t rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;  // a carry rolls into the exponent
-  return static_cast<uint16_t>(half);
-}
-
 // A plain integer value, or for a quantized tensor the quantized real value (round half to even,
 // saturate).
 template <class T>
@@ -124,7 +100,7 @@ std::array<std::byte, 8> fill_bytes(float value, const TensorView& t) {
   std::array<std::byte, 8> b{};
   switch (t.dtype) {
     case DType::kF32: store_le(b.data(), value); break;
-    case DType::kF16: store_le(b.data(), f32_to_f16_bits(value)); break;
+    case DType::kF16: store_le(b.data(), model::float_to_half(value)); break;
     case DType::kBool: store_le<uint8_t>(b.data(), value != 0.f ? 1 : 0); break;
     case DType::kI8: store_le(b.data(), integer_fill<int8_t>(value, *t.quant)); break;
     case DType::kU8: store_le(b.data(), integer_fill<uint8_t>(value, *t.quant)); break;

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "edgeloop/runtime/quant_math.h"
 #include "edgeloop/runtime/reference/kernels.h"
 
 namespace edgeloop::runtime::reference {
@@ -17,23 +18,12 @@ namespace {
 
 using model::QuantParams;
 
-// ---- quantization arithmetic ----
-
-// Round half to even, independent of the floating-point environment.
-double round_half_to_even(double v) {
-  const double lower = std::floor(v);
-  const double diff = v - lower;
-  if (diff > 0.5) return lower + 1;
-  if (diff < 0.5) return lower;
-  return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
-}
+// ---- quantization arithmetic (docs/quantization.md, "Arithmetic of quantized kernels") ----
 
 // round_half_to_even(v) + zero_point, saturated to T's range (NaN maps to the zero point).
 template <class T>
 T quantize_value(double v, int32_t zero_point) {
-  constexpr double lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
-  const double q = std::isnan(v) ? zero_point : round_half_to_even(v) + zero_point;
-  return static_cast<T>(std::clamp(q, lo, hi));
+  return static_cast<T>(quantize_rounded(v, zero_point, {std::numeric_limits<T>::min(), std::numeric_limits<T>::max()}));
 }
 
 // Which scale/zero point applies to element `i` of a row-major tensor quantized per tensor or
@@ -57,13 +47,55 @@ Status visit_int8(model::DType t, F&& f) {
   return f(int8_t{});
 }
 
-// The multiplier that takes an int accumulator of input-scale * weight-scale[c] units to output
-// units, computed in double (this matches ONNX QLinearConv/QLinearMatMul test data).
-std::vector<double> requantize_multipliers(const QuantParams& in, const QuantParams& weight, const QuantParams& out) {
-  std::vector<double> m(weight.scales.size());
-  for (size_t c = 0; c < m.size(); ++c)
-    m[c] = double{in.scales[0]} * double{weight.scales[c]} / double{out.scales[0]};
-  return m;
+// Turns the exact integer accumulator of a W8A8 op (input units × weight units of channel c, bias
+// included) into an output value, as the node's 'requantize' attribute says:
+//   "float" (or absent): acc · m_c in double, rounded half to even (ONNX QLinearConv/QLinearMatMul;
+//                        this matches their test data)
+//   "fixed_point":       requantize(acc, quantize_multiplier(m_c))
+// then + the output zero point, saturated. m_c = x_scale · w_scale[c] / y_scale in double.
+class Requantizer {
+ public:
+  static Result<Requantizer> make(const KernelContext& ctx, const QuantParams& in, const QuantParams& weight,
+                                  const TensorView& out) {
+    Requantizer r;
+    r.fixed_point_ = ctx.node.attrs.get_string("requantize") == "fixed_point";
+    r.zero_point_ = out.quant->zero_point(0);
+    r.range_ = quant_range(out.dtype);
+    for (size_t c = 0; c < weight.scales.size(); ++c) {
+      const double m = double{in.scales[0]} * double{weight.scales[c]} / double{out.quant->scales[0]};
+      r.multiplier_.push_back(m);
+      if (r.fixed_point_) {
+        auto f = quantize_multiplier(m);
+        if (!f) return ctx.fail(f.error().code, "{}", f.error().message);
+        r.fixed_.push_back(*f);
+      }
+    }
+    return r;
+  }
+  // The output value of accumulator `acc` of weight channel c (0 when per tensor).
+  int32_t operator()(int64_t acc, size_t c) const {
+    if (fixed_point_) return static_cast<int32_t>(clamp_to(requantize(acc, fixed_[c]) + zero_point_, range_));
+    return quantize_rounded(static_cast<double>(acc) * multiplier_[c], zero_point_, range_);
+  }
+
+ private:
+  bool fixed_point_ = false;
+  int32_t zero_point_ = 0;
+  QuantRange range_;
+  std::vector<double> multiplier_;
+  std::vector<FixedPointMultiplier> fixed_;
+};
+
+// The W4A8 output value (docs/quantization.md): the exact integer sums acc_g of one output
+// element's weight groups g, in row order, are scaled and summed in f32 with fma, then
+//   v = fma(sum, x_scale, bias); y = clamp(round_half_to_even(v / y_scale) + y_zero, −128, 127).
+// `scales` are the row's group scales.
+int8_t w4a8_output(std::span<const int64_t> group_sums, const float* scales, float x_scale, float bias, float y_scale,
+                   int32_t y_zero) {
+  float sum = 0.f;
+  for (size_t g = 0; g < group_sums.size(); ++g) sum = std::fma(static_cast<float>(group_sums[g]), scales[g], sum);
+  const float v = std::fma(sum, x_scale, bias);
+  return static_cast<int8_t>(quantize_real(v, y_scale, y_zero, {-128, 127}));
 }
 
 // ---- sliding windows (Conv, ConvTranspose, MaxPool, AveragePool) ----
@@ -231,15 +263,15 @@ Status run_float_conv(const KernelContext& ctx, bool transposed) {
   return ok();
 }
 
-// Quantized Conv (QLinearConv semantics): int sums of zero-point-corrected products, plus the
-// int32 bias, requantized per output channel.
+// W8A8 Conv: exact int sums of zero-point-corrected products, plus the int32 bias, requantized
+// per output channel (Requantizer).
 Status run_quantized_conv(const KernelContext& ctx) {
   const TensorView& x = ctx.inputs[0];
   const TensorView& w = ctx.inputs[1];
   const TensorView& y = ctx.outputs[0];
   const TensorView* b = ctx.input(2);
   const ConvDims c = conv_dims(ctx, false);
-  const std::vector<double> multiplier = requantize_multipliers(*x.quant, *w.quant, *y.quant);
+  EL_TRY(const Requantizer requantizer, Requantizer::make(ctx, *x.quant, *w.quant, y));
   const int32_t* bias = b != nullptr ? b->as<const int32_t>() : nullptr;
   const bool per_channel = w.quant->scales.size() > 1;
   auto channel = [&](int64_t m) { return per_channel ? static_cast<size_t>(m) : size_t{0}; };
@@ -255,12 +287,48 @@ Status run_quantized_conv(const KernelContext& ctx) {
             [&](int64_t m) { return int64_t{w.quant->zero_point(channel(m))}; },
             [&](int64_t index, int64_t m, int64_t acc) {
               if (bias != nullptr) acc += bias[m];
-              out[index] = quantize_value<TY>(static_cast<double>(acc) * multiplier[channel(m)], y.quant->zero_point(0));
+              out[index] = static_cast<TY>(requantizer(acc, channel(m)));
             });
         return ok();
       });
     });
   });
+}
+
+// W4A8 Conv: W i4 per group along each output channel's row (input channel within the group ×
+// kernel tap, W's own row-major order); the row's group sums feed w4a8_output.
+Status run_w4a8_conv(const KernelContext& ctx) {
+  const TensorView& x = ctx.inputs[0];
+  const TensorView& w = ctx.inputs[1];
+  const TensorView& y = ctx.outputs[0];
+  const TensorView* b = ctx.input(2);
+  const ConvDims c = conv_dims(ctx, false);
+  const Window& win = c.win;
+  const model::GroupLayout layout = model::group_layout(model::Shape(w.shape.begin(), w.shape.end()), w.quant->block_size);
+  const int64_t cg = c.in_channels / c.group, mg = c.out_channels / c.group;
+  const int8_t* xv = x.as<const int8_t>();
+  const int64_t x_zero = x.quant->zero_point(0);
+  const float* bias = b != nullptr ? b->as<const float>() : nullptr;
+  int8_t* out = y.as<int8_t>();
+  std::vector<int64_t> sums(static_cast<size_t>(layout.groups));
+  for (int64_t n = 0; n < c.batch; ++n)
+    for (int64_t m = 0; m < c.out_channels; ++m) {
+      const int64_t g = m / mg;
+      for (int64_t o = 0; o < win.out_size; ++o) {
+        std::fill(sums.begin(), sums.end(), 0);
+        for_each_tap(win, o, [&](int64_t t, int64_t i) {
+          for (int64_t cl = 0; cl < cg; ++cl) {
+            const int64_t k = cl * win.kernel_size + t;  // position in m's row
+            const int64_t xq = xv[(n * c.in_channels + g * cg + cl) * win.in_size + i];
+            sums[static_cast<size_t>(k / layout.block_size)] += (xq - x_zero) * model::load_i4(w.data, m * layout.row_length + k);
+          }
+        });
+        out[(n * c.out_channels + m) * win.out_size + o] =
+            w4a8_output(sums, w.quant->scales.data() + m * layout.groups, x.quant->scales[0],
+                        bias != nullptr ? bias[m] : 0.f, y.quant->scales[0], y.quant->zero_point(0));
+      }
+    }
+  return ok();
 }
 
 // ---- matrix products ----
@@ -327,12 +395,12 @@ void matmul(const MatMulDims& d, const TA* a, Acc a_zero, const TB* b, BZero b_z
   }
 }
 
-// Quantized MatMul (QLinearMatMul semantics): B per tensor or per column.
+// W8A8 MatMul: B per tensor or per column, requantized per column (Requantizer).
 Status run_quantized_matmul(const KernelContext& ctx, const MatMulDims& d) {
   const TensorView& a = ctx.inputs[0];
   const TensorView& b = ctx.inputs[1];
   const TensorView& y = ctx.outputs[0];
-  const std::vector<double> multiplier = requantize_multipliers(*a.quant, *b.quant, *y.quant);
+  EL_TRY(const Requantizer requantizer, Requantizer::make(ctx, *a.quant, *b.quant, y));
   const bool per_column = b.quant->scales.size() > 1;
   auto column = [&](int64_t j) { return per_column ? static_cast<size_t>(j) : size_t{0}; };
   return visit_int8(a.dtype, [&](auto ta) {
@@ -345,13 +413,72 @@ Status run_quantized_matmul(const KernelContext& ctx, const MatMulDims& d) {
         matmul<int64_t>(
             d, a.as<const TA>(), int64_t{a.quant->zero_point(0)}, b.as<const TB>(),
             [&](int64_t j) { return int64_t{b.quant->zero_point(column(j))}; },
-            [&](int64_t index, int64_t j, int64_t acc) {
-              out[index] = quantize_value<TY>(static_cast<double>(acc) * multiplier[column(j)], y.quant->zero_point(0));
-            });
+            [&](int64_t index, int64_t j, int64_t acc) { out[index] = static_cast<TY>(requantizer(acc, column(j))); });
         return ok();
       });
     });
   });
+}
+
+// W8A8 Gemm: A [M, K] per tensor, B [N, K] (transB) or [K, N] per tensor or per output channel,
+// C i32 [N]; acc = Σ_p (a − a_zero)(b − b_zero(j)) + C[j], requantized per output channel.
+Status run_quantized_gemm(const KernelContext& ctx) {
+  const TensorView& a = ctx.inputs[0];
+  const TensorView& b = ctx.inputs[1];
+  const TensorView* c = ctx.input(2);
+  const TensorView& y = ctx.outputs[0];
+  const bool trans_b = ctx.node.attrs.get_int("transB") != 0;
+  const int64_t m = y.dim(0), n = y.dim(1), k = a.dim(1);
+  EL_TRY(const Requantizer requantizer, Requantizer::make(ctx, *a.quant, *b.quant, y));
+  const bool per_channel = b.quant->scales.size() > 1;
+  const int32_t* bias = c != nullptr ? c->as<const int32_t>() : nullptr;
+  const int64_t a_zero = a.quant->zero_point(0);
+  return visit_int8(a.dtype, [&](auto ta) {
+    return visit_int8(b.dtype, [&](auto tb) {
+      return visit_int8(y.dtype, [&](auto ty) {
+        using TA = decltype(ta);
+        using TB = decltype(tb);
+        using TY = decltype(ty);
+        const TA* av = a.as<const TA>();
+        const TB* bv = b.as<const TB>();
+        TY* out = y.as<TY>();
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            const size_t channel = per_channel ? static_cast<size_t>(j) : 0;
+            const int64_t b_zero = b.quant->zero_point(channel);
+            int64_t acc = bias != nullptr ? bias[j] : 0;
+            for (int64_t p = 0; p < k; ++p)
+              acc += (int64_t{av[i * k + p]} - a_zero) * (int64_t{trans_b ? bv[j * k + p] : bv[p * n + j]} - b_zero);
+            out[i * n + j] = static_cast<TY>(requantizer(acc, channel));
+          }
+        return ok();
+      });
+    });
+  });
+}
+
+// W4A8 Gemm: A [M, K] i8, B [N, K] i4 per group along each row, C f32 [N] (w4a8_output).
+Status run_w4a8_gemm(const KernelContext& ctx) {
+  const TensorView& a = ctx.inputs[0];
+  const TensorView& b = ctx.inputs[1];
+  const TensorView* c = ctx.input(2);
+  const TensorView& y = ctx.outputs[0];
+  const int64_t m = y.dim(0), n = y.dim(1), k = a.dim(1);
+  const model::GroupLayout layout = model::group_layout(model::Shape(b.shape.begin(), b.shape.end()), b.quant->block_size);
+  const int8_t* av = a.as<const int8_t>();
+  const int64_t a_zero = a.quant->zero_point(0);
+  const float* bias = c != nullptr ? c->as<const float>() : nullptr;
+  int8_t* out = y.as<int8_t>();
+  std::vector<int64_t> sums(static_cast<size_t>(layout.groups));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      std::fill(sums.begin(), sums.end(), 0);
+      for (int64_t p = 0; p < k; ++p)
+        sums[static_cast<size_t>(p / layout.block_size)] += (int64_t{av[i * k + p]} - a_zero) * model::load_i4(b.data, j * k + p);
+      out[i * n + j] = w4a8_output(sums, b.quant->scales.data() + j * layout.groups, a.quant->scales[0],
+                                   bias != nullptr ? bias[j] : 0.f, y.quant->scales[0], y.quant->zero_point(0));
+    }
+  return ok();
 }
 
 // ---- pools ----
@@ -380,12 +507,15 @@ void max_pool(const KernelContext& ctx, const Window& w) {
 
 Status run_Conv(const KernelContext& ctx) {
   if (ctx.inputs[0].dtype == DType::kF32) return run_float_conv(ctx, false);
+  if (ctx.inputs[1].dtype == DType::kI4) return run_w4a8_conv(ctx);
   return run_quantized_conv(ctx);
 }
 
 Status run_ConvTranspose(const KernelContext& ctx) { return run_float_conv(ctx, true); }
 
 Status run_Gemm(const KernelContext& ctx) {
+  if (ctx.inputs[0].dtype != DType::kF32)
+    return ctx.inputs[1].dtype == DType::kI4 ? run_w4a8_gemm(ctx) : run_quantized_gemm(ctx);
   const TensorView& a = ctx.inputs[0];
   const TensorView& b = ctx.inputs[1];
   const TensorView* c = ctx.input(2);
@@ -512,17 +642,20 @@ Status run_DequantizeLinear(const KernelContext& ctx) {
   const TensorView& x = ctx.inputs[0];
   const QuantParams& q = *x.quant;
   const QuantIndex channel(q, x.shape);
+  const model::GroupLayout layout = model::group_layout(model::Shape(x.shape.begin(), x.shape.end()), q.block_size);
   float* out = ctx.outputs[0].as<float>();
-  auto dequantize = [&](auto* xv) {
+  // y = scale · (q − zero_point): the difference is exact in float for every dtype but i32.
+  auto dequantize = [&](auto load) {
     for (int64_t i = 0; i < x.elements(); ++i) {
-      const size_t c = channel(i);
-      out[i] = static_cast<float>(int64_t{xv[i]} - q.zero_point(c)) * q.scales[c];
+      const size_t c = q.per_group() ? layout.scale_index(i) : channel(i);
+      out[i] = static_cast<float>(load(i) - q.zero_point(c)) * q.scales[c];
     }
   };
   switch (x.dtype) {
-    case DType::kU8: dequantize(x.as<const uint8_t>()); break;
-    case DType::kI8: dequantize(x.as<const int8_t>()); break;
-    default: dequantize(x.as<const int32_t>()); break;
+    case DType::kU8: dequantize([&](int64_t i) { return int64_t{x.as<const uint8_t>()[i]}; }); break;
+    case DType::kI8: dequantize([&](int64_t i) { return int64_t{x.as<const int8_t>()[i]}; }); break;
+    case DType::kI4: dequantize([&](int64_t i) { return int64_t{model::load_i4(x.data, i)}; }); break;
+    default: dequantize([&](int64_t i) { return int64_t{x.as<const int32_t>()[i]}; }); break;
   }
   return ok();
 }
