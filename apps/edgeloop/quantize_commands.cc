@@ -145,7 +145,7 @@ void run_quantize(const QuantizeArgs& a) {
     plan = found.mixed.plan;
     search = found.steps;
   } else {
-    plan = uniform_plan(fp32, *mode);
+    plan = uniform_plan(fp32, *mode, options.group_size);
   }
   options.variant = a.scheme;
   Quantized q = unwrap(quantize_graph(fp32, plan, stats ? &*stats : nullptr, options));

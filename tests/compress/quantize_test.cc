@@ -90,6 +90,84 @@ TEST(Quantize, Fp16HalvesTheWeightsAndKeepsThePredictions) {
   EXPECT_TRUE(runtime::check_golden(*runtime::Program::from_graph(q->graph)));
 }
 
+TEST(Quantize, Int8RunsEveryLayerOnIntegersWithOneQuantizeAndOneDequantize) {
+  const model::Graph g = fashion_cnn();
+  auto q = quantize_graph(g, uniform_plan(g, LayerMode::kInt8), &cnn_stats());
+  ASSERT_TRUE(q) << q.error().message;
+  const model::Graph& out = q->graph;
+  EXPECT_EQ(q->report.quantize_nodes, 1);    // the input
+  EXPECT_EQ(q->report.dequantize_nodes, 1);  // the logits
+  EXPECT_EQ(q->report.fused.size(), 4u);     // every Relu follows a conv or linear layer
+  EXPECT_EQ(count_ops(out, model::OpType::kRelu), 0);
+  EXPECT_TRUE(q->report.float_ops.empty());
+  for (const model::Node& n : out.nodes) {
+    if (n.op != model::OpType::kConv && n.op != model::OpType::kGemm) continue;
+    const model::Tensor& w = out.tensors[n.inputs[1]];
+    EXPECT_EQ(w.dtype, model::DType::kI8) << n.name;
+    EXPECT_EQ(w.quant.scales.size(), static_cast<size_t>(w.shape[0])) << n.name;  // per output channel
+    EXPECT_EQ(out.tensors[n.inputs[2]].dtype, model::DType::kI32) << n.name;
+    EXPECT_EQ(n.attrs.get_string("requantize"), "fixed_point");
+    EXPECT_EQ(out.tensors[n.outputs[0]].dtype, model::DType::kI8);
+  }
+  // The graph's interface is unchanged: f32 in, f32 out, same names.
+  EXPECT_EQ(out.tensors[out.inputs[0]].name, g.tensors[g.inputs[0]].name);
+  EXPECT_EQ(out.tensors[out.outputs[0]].name, g.tensors[g.outputs[0]].name);
+  EXPECT_EQ(out.tensors[out.outputs[0]].dtype, model::DType::kF32);
+  EXPECT_LT(q->report.weight_bytes_after, q->report.weight_bytes_before * 0.26);
+  const Accuracy a = evaluate(out);
+  EXPECT_GE(a.agreement, 0.98);
+  EXPECT_GE(a.top1, 0.88);
+  EXPECT_TRUE(runtime::check_golden(*runtime::Program::from_graph(out)));
+}
+
+TEST(Quantize, Int4WeightsArePackedPerGroupWithHalfScales) {
+  const model::Graph g = fashion_cnn();
+  QuantizeOptions options;
+  options.group_size = 32;
+  for (LayerMode mode : {LayerMode::kW4A8, LayerMode::kW4A32}) {
+    const QuantPlan plan = uniform_plan(g, mode, options.group_size);
+    // The first conv has rows of 9 weights, shorter than a group: it stays at 8 (w4a8) or 16 bits.
+    EXPECT_EQ(plan.mode_of("/features/features.0/Conv"), mode == LayerMode::kW4A8 ? LayerMode::kInt8 : LayerMode::kFp16);
+    EXPECT_EQ(plan.mode_of("/features/features.4/Conv"), mode);
+    auto q = quantize_graph(g, plan, &cnn_stats(), options);
+    ASSERT_TRUE(q) << q.error().message;
+    int int4 = 0;
+    for (const model::Tensor& t : q->graph.tensors) {
+      if (t.dtype != model::DType::kI4) continue;
+      ++int4;
+      EXPECT_EQ(t.quant.block_size, 32);
+      EXPECT_EQ(t.quant.scale_dtype, model::DType::kF16);
+      EXPECT_EQ(t.data.size(), static_cast<size_t>((t.elements() + 1) / 2));
+    }
+    EXPECT_EQ(int4, 4) << layer_mode_name(mode);
+    EXPECT_EQ(count_ops(q->graph, model::OpType::kDequantizeLinear), mode == LayerMode::kW4A32 ? 4 : 1);
+    EXPECT_LT(q->report.weight_bytes_after, q->report.weight_bytes_before * 0.14);
+    const Accuracy a = evaluate(q->graph);
+    EXPECT_GE(a.agreement, 0.97) << layer_mode_name(mode);
+    EXPECT_GE(a.top1, 0.88) << layer_mode_name(mode);
+  }
+}
+
+TEST(Quantize, OpsWithoutIntegerKernelsRunInFloatBetweenDequantizeAndQuantize) {
+  // Conv → Sigmoid → Conv: Sigmoid has no integer kernel, so it gets a Dequantize before and a
+  // Quantize after, and the report names it.
+  model::Graph g = fashion_cnn();
+  for (model::Node& n : g.nodes)
+    if (n.name == "/features/features.6/Relu") n.op = model::OpType::kSigmoid;
+  auto program = runtime::Program::from_graph(g);
+  ASSERT_TRUE(program) << program.error().message;
+  auto src = CalibrationSource::parse("fashion-mnist:train:20", g);
+  auto stats = collect_statistics(*program, *src);
+  ASSERT_TRUE(stats);
+  auto q = quantize_graph(g, uniform_plan(g, LayerMode::kInt8), &*stats);
+  ASSERT_TRUE(q) << q.error().message;
+  EXPECT_THAT(q->report.float_ops, ::testing::ElementsAre("/features/features.6/Relu (Sigmoid)"));
+  EXPECT_EQ(q->report.quantize_nodes, 2);
+  EXPECT_EQ(q->report.dequantize_nodes, 2);
+  EXPECT_EQ(q->report.fused.size(), 3u);
+  EXPECT_THAT(q->graph.meta.properties.back().second, HasSubstr("\"float_ops\":[\"/features/features.6/Relu (Sigmoid)\"]"));
+}
+
 TEST(Quantize, RefusesQuantizedModelsUnknownLayersAndMissingCalibration) {
   const model::Graph g = fashion_cnn();
   auto fp16 = quantize_graph(g, uniform_plan(g, LayerMode::kFp16), nullptr);

@@ -131,10 +131,15 @@ int64_t layer_bytes(const Layer& l, LayerMode mode, int group_size) {
   return 0;
 }
 
-QuantPlan uniform_plan(const Graph& graph, LayerMode mode) {
+QuantPlan uniform_plan(const Graph& graph, LayerMode mode, int group_size) {
   QuantPlan plan;
-  for (const Layer& l : weighted_layers(graph))
-    if (l.ineligible.empty()) plan.layers.emplace_back(l.node, mode);
+  for (const Layer& l : weighted_layers(graph)) {
+    if (!l.ineligible.empty()) continue;
+    LayerMode m = mode;
+    if (l.reduction < group_size && mode == LayerMode::kW4A8) m = LayerMode::kInt8;
+    if (l.reduction < group_size && mode == LayerMode::kW4A32) m = LayerMode::kFp16;
+    plan.layers.emplace_back(l.node, m);
+  }
   return plan;
 }
 
@@ -200,8 +205,8 @@ Tensor quantize_int8_rows(std::string name, const std::vector<float>& rows, mode
 }
 
 // Symmetric int4 per group of `group` weights along each row, f16 scales. Each group's scale is
-// the f16 value of (clip · max|w| / 7) for the clip in {1, 0.95, ..., 0.5} that gives the least
-// squared error, with q = clamp(round(w / scale), -8, 7).
+// the f16 value of (clip · max|w| / L) for the clip in {1, 0.95, ..., 0.5} and L in {7, 8} that
+// gives the least squared error, with q = clamp(round(w / scale), -8, 7).
 Tensor quantize_int4_rows(std::string name, const std::vector<float>& rows, model::Shape shape, int group) {
   const model::GroupLayout layout = model::group_layout(shape, group);
   std::vector<std::byte> bytes(model::storage_bytes(DType::kI4, static_cast<int64_t>(rows.size())));
@@ -219,9 +224,10 @@ Tensor quantize_int4_rows(std::string name, const std::vector<float>& rows, mode
       for (int64_t i = begin; i < end; ++i) absmax = std::max(absmax, std::fabs(rows[i]));
       float best_scale = 1.f;
       double best_error = std::numeric_limits<double>::infinity();
-      for (int step = 0; step <= 10 && absmax > 0; ++step) {
-        const float clip = 1.f - 0.05f * static_cast<float>(step);
-        const float scale = model::half_to_float(model::float_to_half(std::max(clip * absmax / 7.f, kSmallestNormalHalf)));
+      for (int step = 0; step <= 21 && absmax > 0; ++step) {
+        const float clip = 1.f - 0.05f * static_cast<float>(step % 11);
+        const float levels = step < 11 ? 7.f : 8.f;  // 8: the group's extreme may be negative, reaching -8
+        const float scale = model::half_to_float(model::float_to_half(std::max(clip * absmax / levels, kSmallestNormalHalf)));
         double error = 0;
         for (int64_t i = begin; i < end; ++i) {
           const float v = std::clamp(std::nearbyint(rows[i] / scale), -8.f, 7.f) * scale;

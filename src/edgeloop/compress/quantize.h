@@ -62,8 +62,11 @@ struct QuantPlan {
   bool operator==(const QuantPlan&) const = default;
 };
 
-// Every eligible layer in `mode`.
-QuantPlan uniform_plan(const model::Graph& graph, LayerMode mode);
+// Every eligible layer in `mode`, except that with int4 modes a layer whose rows are shorter than
+// one group (reduction < group_size: a first conv over one channel, a 3x3 depthwise conv) stays
+// int8 (w4a8) or fp16 (w4a32): one scale per handful of weights saves little, and these layers
+// are the most sensitive to 4 bits.
+QuantPlan uniform_plan(const model::Graph& graph, LayerMode mode, int group_size = 32);
 
 struct QuantizeOptions {
   RangeMethod range = RangeMethod::kPercentile;  // activation ranges

@@ -181,7 +181,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
       v.plan = std::move(found.mixed.plan);
     } else {
       EL_TRY(LayerMode mode, parse_layer_mode(scheme));
-      v.plan = uniform_plan(fp32, mode);
+      v.plan = uniform_plan(fp32, mode, qopt.group_size);
     }
     QuantizeOptions vo = qopt;
     vo.variant = scheme;
