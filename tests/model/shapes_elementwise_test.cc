@@ -23,6 +23,11 @@ struct OneNode {
     return graph.add_tensor(std::move(t));
   }
   Status infer(OpType op, std::vector<TensorId> inputs, Attributes attrs = {}, size_t outputs = 1) {
+    return infer_declared(op, std::move(inputs), DType::kF32, {}, std::move(attrs), outputs);
+  }
+  // The output declared with a dtype and quantization, as a producer of quantized graphs does.
+  Status infer_declared(OpType op, std::vector<TensorId> inputs, DType out_dtype, QuantParams out_quant,
+                        Attributes attrs = {}, size_t outputs = 1) {
     Node node;
     node.op = op;
     node.name = "n";
@@ -31,6 +36,8 @@ struct OneNode {
     for (size_t i = 0; i < outputs; ++i) {
       Tensor t;
       t.name = "out" + std::to_string(i);
+      t.dtype = out_dtype;
+      t.quant = out_quant;
       t.shape = {999};  // must be overwritten
       node.outputs.push_back(graph.add_tensor(std::move(t)));
     }
@@ -48,6 +55,13 @@ QuantParams per_tensor() {
   QuantParams q;
   q.scales = {0.5f};
   return q;
+}
+QuantParams per_tensor(float scale, int32_t zero_point) { return {{scale}, {zero_point}}; }
+
+void expect_refused(const Status& s, ErrorCode code, const std::string& mentions) {
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, code) << s.error().message;
+  EXPECT_NE(s.error().message.find(mentions), std::string::npos) << s.error().message;
 }
 
 // ---- Add, Sub, Mul, Div ------------------------------------------------------------------------
@@ -234,6 +248,71 @@ TEST(ShapesElementwise, ClipBoundsAreOptionalFloats) {
 }
 
 // ---- Softmax, LogSoftmax -----------------------------------------------------------------------
+
+// ---- quantized Add, Relu, Clip -----------------------------------------------------------------
+
+TEST(ShapesElementwise, QuantizedAddBroadcastsAndTakesTheDeclaredParameters) {
+  for (DType t : {DType::kI8, DType::kU8}) {
+    OneNode g;
+    TensorId a = g.input(t, {2, 3}, per_tensor(0.1f, 0)), b = g.input(t, {3}, per_tensor(0.2f, 5));
+    auto s = g.infer_declared(OpType::kAdd, {a, b}, t, per_tensor(0.3f, 7));
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    EXPECT_EQ(g.out().shape, (Shape{2, 3}));
+    EXPECT_EQ(g.out().dtype, t);
+  }
+}
+
+TEST(ShapesElementwise, QuantizedAddRefusals) {
+  auto add = [](DType ta, QuantParams qa, DType tb, QuantParams qb, DType ty, QuantParams qy) {
+    OneNode g;
+    TensorId a = g.input(ta, {2, 3}, std::move(qa)), b = g.input(tb, {2, 3}, std::move(qb));
+    return g.infer_declared(OpType::kAdd, {a, b}, ty, std::move(qy));
+  };
+  const QuantParams q = per_tensor(0.1f, 0);
+  expect_refused(add(DType::kF32, {}, DType::kI8, q, DType::kI8, q), ErrorCode::kInvalidArgument, "mix dtypes");
+  expect_refused(add(DType::kI8, q, DType::kF32, {}, DType::kF32, {}), ErrorCode::kInvalidArgument, "mix dtypes");
+  expect_refused(add(DType::kI8, q, DType::kU8, q, DType::kI8, q), ErrorCode::kInvalidArgument, "mix dtypes");
+  expect_refused(add(DType::kI8, {}, DType::kI8, q, DType::kI8, q), ErrorCode::kUnsupported, "without quantization parameters");
+  expect_refused(add(DType::kI8, q, DType::kI8, {{0.1f, 0.2f}, {}, 0}, DType::kI8, q), ErrorCode::kUnsupported,
+                 "per channel");
+  expect_refused(add(DType::kI8, q, DType::kI8, q, DType::kF32, {}), ErrorCode::kInvalidArgument, "declared f32");
+  expect_refused(add(DType::kI8, q, DType::kI8, q, DType::kI8, {}), ErrorCode::kUnsupported, "output 'out0' has dtype i8 without");
+  expect_refused(add(DType::kI8, q, DType::kI8, q, DType::kI8, {{0.1f, 0.1f}, {}, 1}), ErrorCode::kUnsupported, "per channel");
+  expect_refused(add(DType::kI8, q, DType::kI8, q, DType::kI8, per_tensor(1e-18f, 0)), ErrorCode::kUnsupported, "too small");
+  // The other arithmetic ops have no quantized form.
+  OneNode g;
+  TensorId a = g.input(DType::kI8, {2}, q), b = g.input(DType::kI8, {2}, q);
+  expect_refused(g.infer_declared(OpType::kMul, {a, b}, DType::kI8, q), ErrorCode::kUnsupported, "dtype i8");
+}
+
+TEST(ShapesElementwise, QuantizedReluAndClipKeepTheInputsParameters) {
+  const QuantParams q = per_tensor(0.05f, -128);
+  for (OpType op : {OpType::kRelu, OpType::kClip}) {
+    SCOPED_TRACE(op_name(op));
+    const Attributes a = op == OpType::kClip ? attrs({{"min", 0.f}, {"max", 6.f}}) : Attributes{};
+    for (DType t : {DType::kI8, DType::kU8}) {
+      OneNode g;
+      const QuantParams qt = per_tensor(0.05f, t == DType::kU8 ? 0 : -128);
+      TensorId x = g.input(t, {1, 4, 2}, qt);
+      auto s = g.infer_declared(op, {x}, t, qt, a);
+      ASSERT_TRUE(s.has_value()) << s.error().message;
+      EXPECT_EQ(g.out().dtype, t);
+      EXPECT_EQ(g.out().shape, (Shape{1, 4, 2}));
+    }
+    OneNode other_scale;
+    TensorId x = other_scale.input(DType::kI8, {4}, q);
+    expect_refused(other_scale.infer_declared(op, {x}, DType::kI8, per_tensor(0.1f, -128), a), ErrorCode::kUnsupported,
+                   "same quantization parameters");
+    OneNode other_zero;
+    x = other_zero.input(DType::kI8, {4}, q);
+    expect_refused(other_zero.infer_declared(op, {x}, DType::kI8, per_tensor(0.05f, 0), a), ErrorCode::kUnsupported,
+                   "same quantization parameters");
+    OneNode per_channel;
+    x = per_channel.input(DType::kI8, {2, 2}, {{0.1f, 0.2f}, {}, 0});
+    expect_refused(per_channel.infer_declared(op, {x}, DType::kI8, {{0.1f, 0.2f}, {}, 0}, a), ErrorCode::kUnsupported,
+                   "per channel");
+  }
+}
 
 TEST(ShapesElementwise, SoftmaxValidatesAxisAndCoerce2d) {
   for (OpType op : {OpType::kSoftmax, OpType::kLogSoftmax}) {

@@ -692,6 +692,29 @@ OneNode batch_norm(Shape x, int64_t channels) {
   return n;
 }
 
+TEST(ShapesGlobalPool, QuantizedAverageTakesTheDeclaredParameters) {
+  for (DType t : {DType::kI8, DType::kU8}) {
+    OneNode n(OpType::kGlobalAveragePool);
+    n.input({2, 3, 5, 7}, t, per_tensor(0.1f, 0)).output(t, per_tensor(0.05f, 3));
+    expect_shape(n, {2, 3, 1, 1}, t);
+  }
+  OneNode other_dtype(OpType::kGlobalAveragePool);
+  other_dtype.input({2, 3, 5, 7}, DType::kI8, per_tensor(0.1f, 0)).output(DType::kU8, per_tensor(0.05f, 3));
+  expect_refused(other_dtype, ErrorCode::kInvalidArgument, "declared u8");
+  OneNode no_output_quant(OpType::kGlobalAveragePool);
+  no_output_quant.input({2, 3, 5, 7}, DType::kI8, per_tensor(0.1f, 0)).output(DType::kI8);
+  expect_refused(no_output_quant, ErrorCode::kInvalidArgument, "without quantization parameters");
+  OneNode per_channel_x(OpType::kGlobalAveragePool);
+  per_channel_x.input({2, 3, 5, 7}, DType::kI8, per_channel(1, 3)).output(DType::kI8, per_tensor(0.05f, 3));
+  expect_refused(per_channel_x, ErrorCode::kUnsupported, "supported: per tensor");
+  OneNode huge(OpType::kGlobalAveragePool);
+  huge.input({1, 1, 2, 2}, DType::kI8, per_tensor(1e10f, 0)).output(DType::kI8, per_tensor(1e-10f, 0));
+  expect_refused(huge, ErrorCode::kUnsupported, "must be below 2^30");
+  OneNode max_pool(OpType::kGlobalMaxPool);
+  max_pool.input({2, 3, 5, 7}, DType::kI8, per_tensor(0.1f, 0)).output(DType::kI8, per_tensor(0.1f, 0));
+  expect_refused(max_pool, ErrorCode::kUnsupported, "dtype i8");
+}
+
 TEST(ShapesBatchNormalization, OutputIsShapedLikeX) {
   auto n = batch_norm({2, 3, 4, 4}, 3);
   expect_shape(n, {2, 3, 4, 4});

@@ -1,6 +1,7 @@
 #include "edgeloop/model/shape_inference.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace edgeloop::model {
 
@@ -149,6 +150,14 @@ Result<int64_t> normalize_axis(int64_t axis, int64_t rank) {
   if (axis < -rank || axis >= std::max<int64_t>(rank, 1) || (rank == 0 && axis != 0 && axis != -1))
     return make_error(ErrorCode::kInvalidArgument, "axis {} out of range for rank {}", axis, rank);
   return axis < 0 ? axis + rank : axis;
+}
+
+bool fits_fixed_point_multiplier(double m) {
+  if (!(m >= 0) || !std::isfinite(m)) return false;
+  int e = 0;
+  const double f = std::frexp(m, &e);
+  if (std::llround(f * 2147483648.0) == int64_t{1} << 31) ++e;  // the mantissa rounds up to 1
+  return 31 - e >= 1;
 }
 
 }  // namespace edgeloop::model

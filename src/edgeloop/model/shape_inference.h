@@ -56,5 +56,9 @@ Status verify_graph(const Graph& graph);
 Result<Shape> broadcast_shapes(const Shape& a, const Shape& b);
 // Maps a possibly negative axis into [0, rank); error when out of range.
 Result<int64_t> normalize_axis(int64_t axis, int64_t rank);
+// Whether runtime::quantize_multiplier accepts the real multiplier m: finite, >= 0 and below 2^30
+// after rounding to 31 bits (docs/quantization.md). Shape inference refuses the others, so a
+// kernel never fails on them at run time.
+bool fits_fixed_point_multiplier(double m);
 
 }  // namespace edgeloop::model

@@ -428,6 +428,107 @@ TEST(W4A8Gemm, MatchesTheStatedFormula) {
   EXPECT_GT(std::count_if(y.begin(), y.end(), [](int8_t v) { return v > -128 && v < 127; }), 10);
 }
 
+// ---- quantized Add, GlobalAveragePool, Relu, Clip ----
+
+TEST(QuantizedAdd, HandComputedTiesAndSaturation) {
+  // a − 2 at scale 0.5 plus b + 1 at scale 0.25: the fixed-point path is exact here (2·max scale =
+  // 1, so a' = (a − 2)·2^19, b' = (b + 1)·2^18), leaving one rounding of the real sum, ties up.
+  // Real sums: 2.75, 0.5, −0.5, −1.5, 0.5, 85, 94.25, −96.75.
+  Value a = Value::of<int8_t>({8}, {5, 3, 1, -1, 2, 122, 127, -128}, per_tensor(0.5f, 2));
+  Value b = Value::of<int8_t>({8}, {4, -1, -1, -1, 1, 99, 126, -128}, per_tensor(0.25f, -1));
+  EXPECT_EQ(run_values<int8_t>(OpType::kAdd, {}, {&a, &b}, DType::kI8, per_tensor(1.f, 3)),
+            (std::vector<int8_t>{6, 4, 3, 2, 4, 88, 97, -94}));
+  // Scale 0.25: 4 × the real sums, saturated.
+  EXPECT_EQ(run_values<int8_t>(OpType::kAdd, {}, {&a, &b}, DType::kI8, per_tensor(0.25f, 0)),
+            (std::vector<int8_t>{11, 2, -2, -6, 2, 127, 127, -128}));
+}
+
+// round(real / scale) + zero point, saturated: what the quantized ops approximate.
+template <class T>
+int real_to_quantized(double real, const QuantParams& q) {
+  const double v = std::nearbyint(real / q.scales[0]) + q.zero_points[0];
+  return static_cast<int>(std::clamp<double>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+}
+
+template <class T>
+void check_add_within_one_lsb(QuantParams aq, QuantParams bq, QuantParams yq) {
+  const Shape a_shape{2, 3, 4}, b_shape{3, 1};
+  const auto as = random_ints<T>(24, 101), bs = random_ints<T>(3, 102);
+  Value a = Value::of<T>(a_shape, as, aq);
+  Value b = Value::of<T>(b_shape, bs, bq);
+  auto y = run(OpType::kAdd, {}, {&a, &b}, dtype_of<T>(), yq);
+  ASSERT_TRUE(y.has_value()) << y.error().message;
+  ASSERT_EQ(y->shape, a_shape);
+  const auto ys = y->template as<T>();
+  int unsaturated = 0;
+  for (int64_t i = 0; i < 24; ++i) {
+    const int64_t row = (i / 4) % 3;  // b [3, 1] broadcasts along the last axis
+    const double real = double{aq.scales[0]} * (as[i] - aq.zero_points[0]) + double{bq.scales[0]} * (bs[row] - bq.zero_points[0]);
+    const int expected = real_to_quantized<T>(real, yq);
+    EXPECT_LE(std::abs(int{ys[i]} - expected), 1) << "at " << i << " real " << real;
+    unsaturated += ys[i] != std::numeric_limits<T>::min() && ys[i] != std::numeric_limits<T>::max();
+  }
+  EXPECT_GT(unsaturated, 12);
+}
+
+TEST(QuantizedAdd, BroadcastWithinOneLsbOfTheRealSum) {
+  check_add_within_one_lsb<int8_t>(per_tensor(0.07f, -5), per_tensor(0.02f, 10), per_tensor(0.09f, 4));
+  check_add_within_one_lsb<int8_t>(per_tensor(0.013f, 0), per_tensor(0.3f, -20), per_tensor(0.31f, -3));
+  check_add_within_one_lsb<uint8_t>(per_tensor(0.05f, 128), per_tensor(0.05f, 120), per_tensor(0.1f, 128));
+}
+
+TEST(QuantizedGlobalAveragePool, HandComputedTies) {
+  // Plane sums of x − 1: 10, −8, 24; multiplier 1 / (4 · 4): 0.625 → 1, −0.5 → 0, 1.5 → 2; + (−2).
+  Value x = Value::of<int8_t>({1, 3, 2, 2}, {2, 3, 4, 5, -1, -1, -1, -1, 7, 7, 7, 7}, per_tensor(1.f, 1));
+  EXPECT_EQ(run_values<int8_t>(OpType::kGlobalAveragePool, {}, {&x}, DType::kI8, per_tensor(4.f, -2)),
+            (std::vector<int8_t>{-1, -2, 0}));
+}
+
+TEST(QuantizedGlobalAveragePool, WithinOneLsbOfTheRealMean) {
+  const QuantParams xq = per_tensor(0.1f, 100), yq = per_tensor(0.05f, 30);
+  const auto xs = random_ints<uint8_t>(2 * 5 * 49, 111, 60, 200);
+  Value x = Value::of<uint8_t>({2, 5, 7, 7}, xs, xq);
+  auto y = run(OpType::kGlobalAveragePool, {}, {&x}, DType::kU8, yq);
+  ASSERT_TRUE(y.has_value()) << y.error().message;
+  ASSERT_EQ(y->shape, (Shape{2, 5, 1, 1}));
+  const auto ys = y->as<uint8_t>();
+  for (int p = 0; p < 10; ++p) {
+    double sum = 0;
+    for (int i = 0; i < 49; ++i) sum += xs[p * 49 + i] - 100;
+    const int expected = real_to_quantized<uint8_t>(0.1 * sum / 49, yq);
+    EXPECT_LE(std::abs(int{ys[p]} - expected), 1) << "plane " << p;
+    EXPECT_GT(ys[p], 0);
+    EXPECT_LT(ys[p], 255);
+  }
+}
+
+TEST(QuantizedRelu, ClampsAtTheZeroPoint) {
+  Value x = Value::of<int8_t>({6}, {-128, -5, 2, 3, 4, 127}, per_tensor(0.1f, 3));
+  EXPECT_EQ(run_values<int8_t>(OpType::kRelu, {}, {&x}, DType::kI8, x.quant), (std::vector<int8_t>{3, 3, 3, 3, 4, 127}));
+  Value u = Value::of<uint8_t>({5}, {0, 127, 128, 200, 255}, per_tensor(0.1f, 128));
+  EXPECT_EQ(run_values<uint8_t>(OpType::kRelu, {}, {&u}, DType::kU8, u.quant),
+            (std::vector<uint8_t>{128, 128, 128, 200, 255}));
+}
+
+TEST(QuantizedClip, BoundsAreQuantizedWithX_sParametersTiesToEven) {
+  // Scale 0.5, zero point 10: q(0.25) = round(0.5) + 10 = 10, q(0.75) = round(1.5) + 10 = 12.
+  Value x = Value::of<int8_t>({7}, {-128, 9, 10, 11, 12, 13, 127}, per_tensor(0.5f, 10));
+  EXPECT_EQ(run_values<int8_t>(OpType::kClip, attrs({{"min", 0.25f}, {"max", 0.75f}}), {&x}, DType::kI8, x.quant),
+            (std::vector<int8_t>{10, 10, 10, 11, 12, 12, 12}));
+  // Only a lower bound; an upper bound beyond the range saturates to 127.
+  EXPECT_EQ(run_values<int8_t>(OpType::kClip, attrs({{"min", 0.f}}), {&x}, DType::kI8, x.quant),
+            (std::vector<int8_t>{10, 10, 10, 11, 12, 13, 127}));
+  EXPECT_EQ(run_values<int8_t>(OpType::kClip, attrs({{"min", -1000.f}, {"max", 1000.f}}), {&x}, DType::kI8, x.quant),
+            (std::vector<int8_t>{-128, 9, 10, 11, 12, 13, 127}));
+  // ReLU6 at scale 0.05, zero point −128: q(0) = −128, q(6) = 120 − 128 = −8.
+  Value r = Value::of<int8_t>({5}, {-128, -10, -8, -7, 127}, per_tensor(0.05f, -128));
+  EXPECT_EQ(run_values<int8_t>(OpType::kClip, attrs({{"min", 0.f}, {"max", 6.f}}), {&r}, DType::kI8, r.quant),
+            (std::vector<int8_t>{-128, -10, -8, -8, -8}));
+  Value u = Value::of<uint8_t>({4}, {0, 50, 100, 255}, per_tensor(0.1f, 50));
+  EXPECT_EQ(run_values<uint8_t>(OpType::kClip, attrs({{"min", -2.f}, {"max", 3.f}}), {&u}, DType::kU8, u.quant),
+            (std::vector<uint8_t>{30, 50, 80, 80}));
+}
+
 // ---- weight-only forms: dequantized or widened weights feed float ops ----
 
 TEST(DequantizeLinearI4, PerGroupPerChannelAndPerTensor) {

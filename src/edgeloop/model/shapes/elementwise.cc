@@ -1,5 +1,6 @@
 // Shape inference for the elementwise ops (docs/ops.md): Add, Sub, Mul, Div, the activations,
 // Softmax/LogSoftmax, ReduceMean and Cast.
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -25,6 +26,37 @@ Status expect_unquantized(const ShapeContext& ctx) {
     if (!ctx.outputs[i]->quant.empty())
       return ctx.fail(ErrorCode::kUnsupported, "output {} '{}' has quantization parameters; the quantized form of this op is not supported",
                       i, ctx.outputs[i]->name);
+  return ok();
+}
+
+bool is_int8(DType t) { return t == DType::kI8 || t == DType::kU8; }
+
+// A quantized operand of the quantized Add/Relu/Clip: i8 or u8 with valid per-tensor parameters.
+Status expect_per_tensor_quant(const ShapeContext& ctx, const Tensor& t, std::string_view role, const Shape& shape) {
+  if (t.quant.empty())
+    return ctx.fail(ErrorCode::kUnsupported,
+                    "{} '{}' has dtype {} without quantization parameters; supported: f32, or i8/u8 quantized per tensor",
+                    role, t.name, dtype_name(t.dtype));
+  if (!t.quant.per_tensor())
+    return ctx.fail(ErrorCode::kUnsupported, "{} '{}' is quantized per channel or per group; supported: per tensor", role,
+                    t.name);
+  if (auto s = validate_quant(t.quant, t.dtype, shape); !s)
+    return ctx.fail(ErrorCode::kInvalidArgument, "{} '{}': {}", role, t.name, s.error().message);
+  return ok();
+}
+
+// The quantized forms of Relu and Clip: X i8/u8 per tensor → Y of X's dtype with exactly X's
+// quantization parameters (the op only clamps stored values).
+Status infer_quantized_unary(ShapeContext& ctx) {
+  const Tensor& x = *ctx.input(0);
+  EL_CHECK(expect_per_tensor_quant(ctx, x, "input", x.shape));
+  const Tensor& y = *ctx.outputs[0];
+  if (y.quant != x.quant)
+    return ctx.fail(ErrorCode::kUnsupported,
+                    "output '{}' must have the same quantization parameters as input '{}' (the quantized form clamps "
+                    "stored values)",
+                    y.name, x.name);
+  ctx.set_output(0, x.dtype, x.shape);
   return ok();
 }
 
@@ -118,12 +150,44 @@ bool is_castable(DType t) {
 
 }  // namespace
 
-Status infer_Add(ShapeContext& ctx) { return infer_arithmetic(ctx); }
+// Add has a quantized form (docs/quantization.md): A, B, Y i8/u8 of one dtype, each per tensor.
+Status infer_Add(ShapeContext& ctx) {
+  EL_CHECK(ctx.expect_arity(2, 2, 1, 1));
+  const Tensor& a = *ctx.input(0);
+  const Tensor& b = *ctx.input(1);
+  if (!is_int8(a.dtype) && !is_int8(b.dtype)) return infer_arithmetic(ctx);
+  if (!is_int8(a.dtype) || !is_int8(b.dtype) || a.dtype != b.dtype)
+    return ctx.fail(ErrorCode::kInvalidArgument,
+                    "inputs '{}' ({}) and '{}' ({}) mix dtypes; the quantized Add takes two i8 or two u8 inputs "
+                    "(quantize or dequantize one of them first)",
+                    a.name, dtype_name(a.dtype), b.name, dtype_name(b.dtype));
+  EL_CHECK(expect_per_tensor_quant(ctx, a, "input", a.shape));
+  EL_CHECK(expect_per_tensor_quant(ctx, b, "input", b.shape));
+  auto shape = broadcast_shapes(a.shape, b.shape);
+  if (!shape) return ctx.fail(ErrorCode::kInvalidArgument, "inputs '{}' and '{}': {}", a.name, b.name, shape.error().message);
+  const Tensor& y = *ctx.outputs[0];
+  if (y.dtype != a.dtype)
+    return ctx.fail(ErrorCode::kInvalidArgument, "output '{}' is declared {}; the quantized Add of {} inputs gives {}",
+                    y.name, dtype_name(y.dtype), dtype_name(a.dtype), dtype_name(a.dtype));
+  EL_CHECK(expect_per_tensor_quant(ctx, y, "output", *shape));
+  // The output multiplier 2·max(a, b scale) / (2^20 · y scale) of the fixed-point arithmetic.
+  const double twice_max = 2 * std::max(double{a.quant.scales[0]}, double{b.quant.scales[0]});
+  const double output_multiplier = twice_max / (double{1 << 20} * double{y.quant.scales[0]});
+  if (!fits_fixed_point_multiplier(output_multiplier))
+    return ctx.fail(ErrorCode::kUnsupported, "output scale {} is too small for the input scales (multiplier {} >= 2^30)",
+                    y.quant.scales[0], output_multiplier);
+  ctx.set_output(0, a.dtype, std::move(*shape));
+  return ok();
+}
 Status infer_Sub(ShapeContext& ctx) { return infer_arithmetic(ctx); }
 Status infer_Mul(ShapeContext& ctx) { return infer_arithmetic(ctx); }
 Status infer_Div(ShapeContext& ctx) { return infer_arithmetic(ctx); }
 
-Status infer_Relu(ShapeContext& ctx) { return infer_unary_f32(ctx); }
+Status infer_Relu(ShapeContext& ctx) {
+  EL_CHECK(ctx.expect_arity(1, 1, 1, 1));
+  if (is_int8(ctx.input(0)->dtype)) return infer_quantized_unary(ctx);
+  return infer_unary_f32(ctx);
+}
 Status infer_Sigmoid(ShapeContext& ctx) { return infer_unary_f32(ctx); }
 Status infer_Tanh(ShapeContext& ctx) { return infer_unary_f32(ctx); }
 Status infer_HardSwish(ShapeContext& ctx) { return infer_unary_f32(ctx); }
@@ -158,7 +222,12 @@ Status infer_PRelu(ShapeContext& ctx) {
 }
 
 Status infer_Clip(ShapeContext& ctx) {
-  EL_CHECK(infer_unary_f32(ctx));
+  EL_CHECK(ctx.expect_arity(1, 1, 1, 1));
+  if (is_int8(ctx.input(0)->dtype)) {
+    EL_CHECK(infer_quantized_unary(ctx));
+  } else {
+    EL_CHECK(infer_unary_f32(ctx));
+  }
   // min and max are optional: absent means unbounded (-inf / +inf).
   for (std::string_view name : {"min", "max"}) {
     if (!ctx.node.attrs.has(name)) continue;

@@ -224,17 +224,6 @@ Result<LinearForm> linear_form(const ShapeContext& ctx, LinearRoles roles, int64
   return LinearForm{LinearKind::kW8A8, y.dtype, requantize == "fixed_point"};
 }
 
-// Whether runtime::quantize_multiplier accepts m (m < 2^30 after rounding to 31 bits).
-bool fixed_point_multiplier_fits(double m) {
-  if (!(m < 1.0)) {
-    int e = 0;
-    const double f = std::frexp(m, &e);
-    if (std::llround(f * 2147483648.0) == int64_t{1} << 31) ++e;
-    return std::isfinite(m) && 31 - e >= 1;
-  }
-  return m >= 0;
-}
-
 Status set_linear_output(const ShapeContext& ctx, const LinearForm& form, Shape shape) {
   if (form.kind != LinearKind::kFloat) EL_CHECK(expect_quant(ctx, *ctx.outputs[0], "output", shape, -1));
   if (form.fixed_point) {
@@ -244,7 +233,7 @@ Status set_linear_output(const ShapeContext& ctx, const LinearForm& form, Shape 
     const QuantParams& y = ctx.outputs[0]->quant;
     for (size_t c = 0; c < w.scales.size(); ++c) {
       const double m = double{x.scales[0]} * double{w.scales[c]} / double{y.scales[0]};
-      if (!fixed_point_multiplier_fits(m))
+      if (!fits_fixed_point_multiplier(m))
         return ctx.fail(kUnsupported,
                         "requantization multiplier {} (input scale × weight scale [{}] / output scale) is too large "
                         "for requantize \"fixed_point\"; it must be below 2^30",
@@ -378,16 +367,32 @@ Status infer_window_pool(ShapeContext& ctx, bool is_max) {
   return ok();
 }
 
-Status infer_global_pool(ShapeContext& ctx) {
+// GlobalAveragePool also has a quantized form: X i8/u8 per tensor → Y of X's dtype per tensor.
+Status infer_global_pool(ShapeContext& ctx, bool is_average) {
   EL_CHECK(ctx.expect_arity(1, 1, 1, 1));
-  EL_CHECK(ctx.expect_dtype(0, {DType::kF32}));
   const Tensor& x = *ctx.input(0);
+  const bool quantized = is_average && (x.dtype == DType::kI8 || x.dtype == DType::kU8) && !x.quant.empty();
+  if (!quantized) EL_CHECK(ctx.expect_dtype(0, {DType::kF32}));
   if (x.shape.size() < 3)
     return ctx.fail(kInvalidArgument, "input '{}' has shape {}, expected (N, C, D1, ...)", x.name, shape_str(x.shape));
   Shape out(x.shape.size(), 1);
   out[0] = x.shape[0];
   out[1] = x.shape[1];
-  ctx.set_output(0, DType::kF32, std::move(out));
+  if (quantized) {
+    EL_CHECK(expect_quant(ctx, x, "input", x.shape, -1));
+    const Tensor& y = *ctx.outputs[0];
+    if (y.dtype != x.dtype)
+      return ctx.fail(kInvalidArgument, "output '{}' is declared {}; the quantized form of {} input gives {}", y.name,
+                      dtype_name(y.dtype), dtype_name(x.dtype), dtype_name(x.dtype));
+    EL_CHECK(expect_quant(ctx, y, "output", out, -1));
+    int64_t plane = 1;
+    for (size_t d = 2; d < x.shape.size(); ++d) plane *= x.shape[d];
+    const double m = double{x.quant.scales[0]} / (double{y.quant.scales[0]} * static_cast<double>(plane));
+    if (plane > 0 && !fits_fixed_point_multiplier(m))
+      return ctx.fail(kUnsupported, "requantization multiplier {} (input scale / (output scale · {})) must be below 2^30",
+                      m, plane);
+  }
+  ctx.set_output(0, x.dtype, std::move(out));
   return ok();
 }
 
@@ -523,8 +528,8 @@ Status infer_MatMul(ShapeContext& ctx) {
 
 Status infer_MaxPool(ShapeContext& ctx) { return infer_window_pool(ctx, true); }
 Status infer_AveragePool(ShapeContext& ctx) { return infer_window_pool(ctx, false); }
-Status infer_GlobalAveragePool(ShapeContext& ctx) { return infer_global_pool(ctx); }
-Status infer_GlobalMaxPool(ShapeContext& ctx) { return infer_global_pool(ctx); }
+Status infer_GlobalAveragePool(ShapeContext& ctx) { return infer_global_pool(ctx, true); }
+Status infer_GlobalMaxPool(ShapeContext& ctx) { return infer_global_pool(ctx, false); }
 
 Status infer_BatchNormalization(ShapeContext& ctx) {
   if (ctx.outputs.size() > 1)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgeloop/model/half.h"
+#include "edgeloop/runtime/quant_math.h"
 #include "edgeloop/runtime/reference/kernels.h"
 
 namespace edgeloop::runtime::reference {
@@ -121,6 +122,38 @@ Status run_arith(const KernelContext& ctx) {
   }
   return ctx.fail(ErrorCode::kInternal, "dtype {} passed shape inference but has no kernel",
                   model::dtype_name(ctx.outputs[0].dtype));
+}
+
+// The quantized Add (docs/quantization.md), TFLite's arithmetic: both inputs are brought to a
+// common scale 2·max(s_a, s_b) / 2^20 with fixed-point multipliers, added exactly, and the sum
+// requantized to the output.
+template <class T>
+Status quantized_add(const KernelContext& ctx) {
+  constexpr int kLeftShift = 20;
+  const TensorView& a = ctx.inputs[0];
+  const TensorView& b = ctx.inputs[1];
+  const TensorView& y = ctx.outputs[0];
+  const double sa = a.quant->scales[0], sb = b.quant->scales[0], sy = y.quant->scales[0];
+  const double twice_max = 2 * std::max(sa, sb);
+  auto multiplier = [&](double m) -> Result<FixedPointMultiplier> {
+    auto f = quantize_multiplier(m);
+    if (!f) return ctx.fail(f.error().code, "{}", f.error().message);
+    return *f;
+  };
+  EL_TRY(const FixedPointMultiplier ma, multiplier(sa / twice_max));
+  EL_TRY(const FixedPointMultiplier mb, multiplier(sb / twice_max));
+  EL_TRY(const FixedPointMultiplier my, multiplier(twice_max / (double{1 << kLeftShift} * sy)));
+  const int64_t za = a.quant->zero_point(0), zb = b.quant->zero_point(0), zy = y.quant->zero_point(0);
+  const QuantRange range = quant_range(y.dtype);
+  const T* pa = a.as<const T>();
+  const T* pb = b.as<const T>();
+  T* py = y.as<T>();
+  BroadcastWalk(y.shape, a.shape, b.shape).for_each([&](int64_t o, int64_t ia, int64_t ib) {
+    const int64_t a_shifted = requantize((int64_t{pa[ia]} - za) * (int64_t{1} << kLeftShift), ma);
+    const int64_t b_shifted = requantize((int64_t{pb[ib]} - zb) * (int64_t{1} << kLeftShift), mb);
+    py[o] = static_cast<T>(clamp_to(requantize(a_shifted + b_shifted, my) + zy, range));
+  });
+  return ok();
 }
 
 // ---- Activations -------------------------------------------------------------------------------
@@ -242,13 +275,41 @@ Status visit_castable(DType t, F&& f) {
 
 }  // namespace
 
-Status run_Add(const KernelContext& ctx) { return run_arith<Arith::kAdd>(ctx); }
+Status run_Add(const KernelContext& ctx) {
+  switch (ctx.outputs[0].dtype) {
+    case DType::kI8: return quantized_add<int8_t>(ctx);
+    case DType::kU8: return quantized_add<uint8_t>(ctx);
+    default: return run_arith<Arith::kAdd>(ctx);
+  }
+}
 Status run_Sub(const KernelContext& ctx) { return run_arith<Arith::kSub>(ctx); }
 Status run_Mul(const KernelContext& ctx) { return run_arith<Arith::kMul>(ctx); }
 Status run_Div(const KernelContext& ctx) { return run_arith<Arith::kDiv>(ctx); }
 
+// The quantized Relu and Clip clamp stored values to [lo, hi] (Y has X's parameters). Safe when
+// y aliases x.
+template <class T>
+Status clamp_stored(const KernelContext& ctx, int32_t lo, int32_t hi) {
+  const T* x = ctx.inputs[0].as<const T>();
+  T* y = ctx.outputs[0].as<T>();
+  const int64_t n = ctx.outputs[0].elements();
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t at_least_lo = x[i] < lo ? lo : x[i];
+    y[i] = static_cast<T>(at_least_lo > hi ? hi : at_least_lo);  // lo > hi gives hi, as the float Clip
+  }
+  return ok();
+}
+
+Status clamp_quantized(const KernelContext& ctx, int32_t lo, int32_t hi) {
+  if (ctx.inputs[0].dtype == DType::kU8) return clamp_stored<uint8_t>(ctx, lo, hi);
+  return clamp_stored<int8_t>(ctx, lo, hi);
+}
+
 Status run_Relu(const KernelContext& ctx) {
-  return map_f32(ctx, [](float x) { return x < 0 ? 0.f : x; });
+  const TensorView& x = ctx.inputs[0];
+  // Real 0 is the zero point: y = max(x, zero_point).
+  if (x.dtype != DType::kF32) return clamp_quantized(ctx, x.quant->zero_point(0), quant_range(x.dtype).hi);
+  return map_f32(ctx, [](float v) { return v < 0 ? 0.f : v; });
 }
 
 Status run_LeakyRelu(const KernelContext& ctx) {
@@ -271,8 +332,17 @@ Status run_PRelu(const KernelContext& ctx) {
 Status run_Clip(const KernelContext& ctx) {
   const float lo = ctx.node.attrs.get_float("min", -std::numeric_limits<float>::infinity());
   const float hi = ctx.node.attrs.get_float("max", std::numeric_limits<float>::infinity());
+  const TensorView& x = ctx.inputs[0];
+  if (x.dtype != DType::kF32) {
+    // The bounds quantized with X's parameters, q(v) = clamp(round_half_to_even(v / s) + z); an
+    // absent (infinite) bound becomes the dtype's limit.
+    const QuantRange range = quant_range(x.dtype);
+    const float scale = x.quant->scales[0];
+    const int32_t zero = x.quant->zero_point(0);
+    return clamp_quantized(ctx, quantize_real(lo, scale, zero, range), quantize_real(hi, scale, zero, range));
+  }
   // min > max gives max everywhere, as numpy.clip does.
-  return map_f32(ctx, [lo, hi](float x) { return clamp_keep_nan(x, lo, hi); });
+  return map_f32(ctx, [lo, hi](float v) { return clamp_keep_nan(v, lo, hi); });
 }
 
 Status run_Sigmoid(const KernelContext& ctx) {

@@ -581,7 +581,42 @@ Status run_AveragePool(const KernelContext& ctx) {
   return ok();
 }
 
+namespace {
+
+// Quantized GlobalAveragePool: acc = Σ (x − x_zero) over the plane, exact; y = requantize(acc, x_scale / (y_scale ·
+// plane size)) + y_zero, saturated. An empty plane gives the zero point.
+template <class T>
+Status quantized_global_average_pool(const KernelContext& ctx) {
+  const TensorView& x = ctx.inputs[0];
+  const TensorView& y = ctx.outputs[0];
+  const int64_t planes = x.dim(0) * x.dim(1);
+  const int64_t size = planes == 0 ? 0 : x.elements() / planes;
+  const int64_t x_zero = x.quant->zero_point(0), y_zero = y.quant->zero_point(0);
+  const QuantRange range = quant_range(y.dtype);
+  FixedPointMultiplier multiplier;
+  if (size > 0) {
+    auto f = quantize_multiplier(double{x.quant->scales[0]} / (double{y.quant->scales[0]} * static_cast<double>(size)));
+    if (!f) return ctx.fail(f.error().code, "{}", f.error().message);
+    multiplier = *f;
+  }
+  const T* xv = x.as<const T>();
+  T* out = y.as<T>();
+  for (int64_t p = 0; p < planes; ++p) {
+    int64_t acc = 0;
+    for (int64_t i = 0; i < size; ++i) acc += int64_t{xv[p * size + i]} - x_zero;
+    out[p] = static_cast<T>(clamp_to((size > 0 ? requantize(acc, multiplier) : 0) + y_zero, range));
+  }
+  return ok();
+}
+
+}  // namespace
+
 Status run_GlobalAveragePool(const KernelContext& ctx) {
+  switch (ctx.inputs[0].dtype) {
+    case DType::kI8: return quantized_global_average_pool<int8_t>(ctx);
+    case DType::kU8: return quantized_global_average_pool<uint8_t>(ctx);
+    default: break;
+  }
   for_each_plane<float>(ctx.inputs[0], ctx.outputs[0], [](const float* x, float* y, int64_t size) {
     double sum = 0;
     for (int64_t i = 0; i < size; ++i) sum += x[i];
