@@ -52,6 +52,43 @@ check "too many inputs is refused" test $? -ne 0
 "$edgeloop" model run "$work/m.edge" --input "$work/missing.npy" --output-dir "$work/out" > "$work/run.txt" 2>&1
 check "missing input file is a clear error" grep -q "missing.npy" "$work/run.txt"
 
+# quantize: int8 needs calibration; the result verifies; bad input writes nothing
+"$edgeloop" model quantize "$work/m.edge" --scheme int8 -o "$work/q.edge" > "$work/q.txt" 2>&1
+check "int8 without --calib is refused" test $? -ne 0
+check "the refusal says what calibration data to give" grep -q "needs calibration data" "$work/q.txt"
+"$edgeloop" model quantize "$work/m.edge" --scheme int8 --calib fashion-mnist:train:20 -o "$work/int8.edge" --json > "$work/int8.json" 2>&1
+check "int8 quantize succeeds" test $? -eq 0
+check "int8 report lists the fused activations" grep -q '"fused"' "$work/int8.json"
+"$edgeloop" model verify "$work/int8.edge" > /dev/null
+check "the int8 artifact passes its own golden vector" test $? -eq 0
+"$edgeloop" model quantize "$work/int8.edge" --scheme w4a8 --calib fashion-mnist:train:20 -o "$work/twice.edge" > "$work/twice.txt" 2>&1
+check "an already quantized artifact is refused" grep -q "already a quantized variant" "$work/twice.txt"
+check "the refusal writes nothing" test ! -e "$work/twice.edge"
+mkdir -p "$work/calib"
+header="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 28, 28), }"
+{ printf '\x93NUMPY\x01\x00\x76\x00%-117s\n' "$header"; head -c 3136 /dev/zero; } > "$work/calib/a.npy"
+"$edgeloop" model quantize "$work/m.edge" --scheme int8 --calib "$work/calib" -o "$work/shape.edge" > "$work/shape.txt" 2>&1
+check "calibration data of the wrong shape is refused" grep -q "must be f32 \[1,1,28,28\]" "$work/shape.txt"
+check "wrong calibration data writes nothing" test ! -e "$work/shape.edge"
+"$edgeloop" model quantize "$work/m.edge" --scheme int8 --calib random:0 -o "$work/empty.edge" > "$work/empty.txt" 2>&1
+check "an empty calibration set is refused" test $? -ne 0 -a ! -e "$work/empty.edge"
+"$edgeloop" model quantize "$work/m.edge" --scheme mixed --calib fashion-mnist:train:20 -o "$work/mixed.edge" > "$work/mixed.txt" 2>&1
+check "mixed without a floor is refused" grep -q "needs an accuracy floor" "$work/mixed.txt"
+"$edgeloop" model quantize "$work/m.edge" --scheme w4a8 --calib fashion-mnist:train:20 --eval fashion-mnist:test:60 \
+  --holdout fashion-mnist:test:60 --floor 0.999 -o "$work/floor.edge" > "$work/floor.txt" 2>&1
+check "an unreachable floor is refused" test $? -ne 0 -a ! -e "$work/floor.edge"
+check "the refusal names the most sensitive layers" grep -q "most sensitive layers: /" "$work/floor.txt"
+
+# variants: the matrix and its tier table
+"$edgeloop" model variants "$work/m.edge" --calib fashion-mnist:train:20 --eval fashion-mnist:test:60 --schemes fp32,int8,w4a8 \
+  --out-dir "$work/variants" > "$work/variants.txt" 2>&1
+check "variants succeeds" test $? -eq 0
+check "variants writes variants.json and one artifact per variant" test -s "$work/variants/variants.json" -a -s "$work/variants/w4a8.edge"
+check "variants prints the matrix" grep -q "| int8 |" "$work/variants.txt"
+"$edgeloop" model variants "$work/m.edge" --calib fashion-mnist:train:20 --eval fashion-mnist:test:60 --schemes fp32,int8 \
+  --out-dir "$work/variants" > "$work/again.txt" 2>&1
+check "variants refuses a non-empty output folder" grep -q "is not empty" "$work/again.txt"
+
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0
 "$edgeloop" model > /dev/null 2>&1
