@@ -153,6 +153,9 @@ void run_quantize(const QuantizeArgs& a) {
   if (eval) {
     score = unwrap(eval->score(plan));
     const double floor = floor_of(c).resolve(eval->fp32_accuracy());
+    if (score->accuracy < floor && floor > eval->fp32_accuracy())
+      throw CommandError{fmt::format("the floor {:.2f}% is unreachable: the FP32 model itself reaches {:.2f}% on {}; nothing written",
+                                     100 * floor, 100 * eval->fp32_accuracy(), c.eval)};
     if (score->accuracy < floor) {
       // Name the layers that cost the most, so the user knows what blocks the floor.
       PlanScorer held = unwrap(PlanScorer::create(fp32, *stats, holdout, options, c.threads));

@@ -74,9 +74,13 @@ check "wrong calibration data writes nothing" test ! -e "$work/shape.edge"
 check "an empty calibration set is refused" test $? -ne 0 -a ! -e "$work/empty.edge"
 "$edgeloop" model quantize "$work/m.edge" --scheme mixed --calib fashion-mnist:train:20 -o "$work/mixed.edge" > "$work/mixed.txt" 2>&1
 check "mixed without a floor is refused" grep -q "needs an accuracy floor" "$work/mixed.txt"
-"$edgeloop" model quantize "$work/m.edge" --scheme w4a8 --calib fashion-mnist:train:20 --eval fashion-mnist:test:60 \
-  --holdout fashion-mnist:test:60 --floor 0.999 -o "$work/floor.edge" > "$work/floor.txt" 2>&1
-check "an unreachable floor is refused" test $? -ne 0 -a ! -e "$work/floor.edge"
+"$edgeloop" model quantize "$work/m.edge" --scheme int8 --calib fashion-mnist:train:20 --eval fashion-mnist:test:60 \
+  --floor 0.999 -o "$work/floor.edge" > "$work/floor.txt" 2>&1
+check "a floor above FP32 is refused with FP32's accuracy" grep -q "the FP32 model itself reaches" "$work/floor.txt"
+# Calibrating on two random inputs with a 60th-percentile range clips nearly everything.
+"$edgeloop" model quantize "$work/m.edge" --scheme w4a8 --calib random:2 --range percentile --percentile 60 \
+  --eval fashion-mnist:test:60 --max-drop 0 -o "$work/floor.edge" > "$work/floor.txt" 2>&1
+check "a floor the variant misses is refused" test $? -ne 0 -a ! -e "$work/floor.edge"
 check "the refusal names the most sensitive layers" grep -q "most sensitive layers: /" "$work/floor.txt"
 
 # variants: the matrix and its tier table
