@@ -321,6 +321,31 @@ TEST(W8A8MatMul, FixedPointTiesAndAgreementWithFloat) {
   expect_within_one_lsb(fixed, floating, 0.1);
 }
 
+TEST(W8A8Products, LongReductionsStayExactBeyondInt32) {
+  // 70000 terms of (0 − 255)·(0 − 255) = 65025: acc = 4 551 750 000 > 2^31, times 2^-27 = 33.91 → 34.
+  // An int32 accumulator would wrap to 256 782 704 (→ 2).
+  const int64_t k = 70000;
+  const QuantParams q = per_tensor(1.f, 255), yq = per_tensor(134217728.f, 0);
+  std::vector<uint8_t> xs(2 * k);
+  for (int64_t c = 0; c < k; ++c) xs[c * 2] = 0, xs[c * 2 + 1] = 255;  // position 1 sums to 0
+  Value x = Value::of<uint8_t>({1, k, 1, 2}, xs, q);
+  Value w = Value::of<uint8_t>({1, k, 1, 1}, std::vector<uint8_t>(k, 0), q, true);
+  for (const char* r : {"fixed_point", "float"})
+    EXPECT_EQ(run_values<int8_t>(OpType::kConv, conv_attrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1, r), {&x, &w}, DType::kI8, yq),
+              (std::vector<int8_t>{34, 0}))
+        << r;
+  Value a = Value::of<uint8_t>({1, k}, std::vector<uint8_t>(k, 0), q);
+  Value b_nk = Value::of<uint8_t>({1, k}, std::vector<uint8_t>(k, 0), q, true);
+  EXPECT_EQ(run_values<int8_t>(OpType::kGemm, gemm_attrs(1, "fixed_point"), {&a, &b_nk}, DType::kI8, yq),
+            (std::vector<int8_t>{34}));
+  Value b_kn = Value::of<uint8_t>({k, 1}, std::vector<uint8_t>(k, 0), q, true);
+  EXPECT_EQ(run_values<int8_t>(OpType::kGemm, gemm_attrs(0, "fixed_point"), {&a, &b_kn}, DType::kI8, yq),
+            (std::vector<int8_t>{34}));
+  EXPECT_EQ(run_values<int8_t>(OpType::kMatMul, attrs({{"requantize", std::string("fixed_point")}}), {&a, &b_kn},
+                               DType::kI8, yq),
+            (std::vector<int8_t>{34}));
+}
+
 // ---- W4A8 Conv and Gemm ----
 
 // The W4A8 formula, written out here: group sums in row order → f32 fma chain → fma with the
