@@ -9,11 +9,13 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "edgeloop/model/artifact.h"
 #include "edgeloop/model/half.h"
 #include "edgeloop/model/shape_inference.h"
 #include "edgeloop/runtime/program.h"
@@ -623,6 +625,73 @@ TEST(WeightOnlyForms, Fp16WeightsCastToF32FeedAFloatConv) {
   g.outputs = {y};
   // y = 1.5 · x[0] − 0.25 · x[1] per position: x channel 0 [2, 4], channel 1 [4, −8].
   EXPECT_EQ(run_graph(std::move(g), testing::tensor_f32("x", {1, 2, 1, 2}, {2, 4, 4, -8})), (std::vector<float>{2, 8}));
+}
+
+TEST(QuantizedGraph, ChainRoundTripsThroughTheArtifactAndMatchesTheKernels) {
+  // x → Conv W8A8 fixed point → Relu → Add(relu, conv) → GlobalAveragePool → Reshape → Gemm W4A8
+  // → DequantizeLinear → y f32: every form through verify_graph, serialization and a Session.
+  const QuantParams xq = per_tensor(0.05f, -3), cq = per_tensor(0.08f, -10), aq = per_tensor(0.1f, -20),
+                    pq = per_tensor(0.04f, -50), gq = per_tensor(0.02f, 1);
+  const Value x = Value::of<int8_t>({1, 3, 6, 6}, random_ints<int8_t>(108, 121), xq);
+  const Value w = Value::of<int8_t>({4, 3, 3, 3}, random_ints<int8_t>(108, 122), per_channel({0.01f, 0.02f, 0.015f, 0.005f}, 0), true);
+  const Value b = Value::of<int32_t>({4}, random_ints<int32_t>(4, 123, -500, 500), {}, true);
+  const Value wg = Value::i4({5, 4}, random_ints<int8_t>(20, 124, -8, 7), per_group(random_f16_scales(10, 125), 2, DType::kF16));
+  const Value cg = Value::of<float>({5}, random_floats(5, 126, -0.5f, 0.5f), {}, true);
+  const model::Attributes conv = conv_attrs({1, 1}, {1, 1, 1, 1}, {1, 1}, 1, "fixed_point");
+
+  // Expected: the kernels one by one (each through shape inference).
+  auto c1 = run(OpType::kConv, conv, {&x, &w, &b}, DType::kI8, cq);
+  ASSERT_TRUE(c1.has_value()) << c1.error().message;
+  auto r1 = run(OpType::kRelu, {}, {&*c1}, DType::kI8, cq);
+  ASSERT_TRUE(r1.has_value()) << r1.error().message;
+  auto a1 = run(OpType::kAdd, {}, {&*r1, &*c1}, DType::kI8, aq);
+  ASSERT_TRUE(a1.has_value()) << a1.error().message;
+  auto p1 = run(OpType::kGlobalAveragePool, {}, {&*a1}, DType::kI8, pq);
+  ASSERT_TRUE(p1.has_value()) << p1.error().message;
+  Value flat = *p1;
+  flat.shape = {1, 4};
+  auto g1 = run(OpType::kGemm, gemm_attrs(1), {&flat, &wg, &cg}, DType::kI8, gq);
+  ASSERT_TRUE(g1.has_value()) << g1.error().message;
+  auto expected = run(OpType::kDequantizeLinear, {}, {&*g1}, DType::kF32);
+  ASSERT_TRUE(expected.has_value()) << expected.error().message;
+
+  model::Graph g;
+  auto tensor = [&](const std::string& name, DType dtype, QuantParams q) {
+    return g.add_tensor({name, dtype, {}, std::move(q), false, {}});
+  };
+  const auto xi = g.add_tensor({"x", DType::kI8, x.shape, xq, false, {}});
+  const auto wi = g.add_tensor(constant_of("w", w)), bi = g.add_tensor(constant_of("b", b));
+  const auto wgi = g.add_tensor(constant_of("wg", wg)), cgi = g.add_tensor(constant_of("cg", cg));
+  const auto t_conv = tensor("conv", DType::kI8, cq), t_relu = tensor("relu", DType::kI8, cq);
+  const auto t_add = tensor("add", DType::kI8, aq), t_pool = tensor("pool", DType::kI8, pq);
+  const auto t_flat = tensor("flat", DType::kI8, pq), t_fc = tensor("fc", DType::kI8, gq);
+  const auto yi = tensor("y", DType::kF32, {});
+  g.nodes = {{OpType::kConv, "conv", {xi, wi, bi}, {t_conv}, conv},
+             {OpType::kRelu, "relu", {t_conv}, {t_relu}, {}},
+             {OpType::kAdd, "add", {t_relu, t_conv}, {t_add}, {}},
+             {OpType::kGlobalAveragePool, "pool", {t_add}, {t_pool}, {}},
+             {OpType::kReshape, "flatten", {t_pool}, {t_flat}, attrs({{"shape", Ints{1, 4}}})},
+             {OpType::kGemm, "fc", {t_flat, wgi, cgi}, {t_fc}, gemm_attrs(1)},
+             {OpType::kDequantizeLinear, "dq", {t_fc}, {yi}, {}}};
+  g.inputs = {xi};
+  g.outputs = {yi};
+  g.meta.name = "quantized-chain";
+  g.meta.version = "1";
+  for (size_t i = 0; i < g.nodes.size(); ++i) ASSERT_TRUE(model::infer_node(g, i).has_value()) << g.nodes[i].name;
+  auto bytes = model::serialize_artifact(g);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message;
+  auto program = Program::load(SharedBytes::adopt(std::move(*bytes)));
+  ASSERT_TRUE(program.has_value()) << program.error().message;
+  Session session(*program);
+  model::TensorData input{"x", DType::kI8, x.shape, x.bytes};
+  auto out = session.run(std::span(&input, 1));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_EQ(out->at(0).shape, (Shape{1, 5}));
+  EXPECT_EQ(out->at(0).bytes, expected->bytes);
+  const auto ys = expected->as<float>();  // not a degenerate (saturated or constant) chain
+  EXPECT_GE(std::set<float>(ys.begin(), ys.end()).size(), 4u);
+  const auto pooled = p1->as<int8_t>();
+  EXPECT_GE(std::set<int8_t>(pooled.begin(), pooled.end()).size(), 3u);
 }
 
 }  // namespace
