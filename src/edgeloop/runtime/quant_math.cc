@@ -23,15 +23,6 @@ Result<FixedPointMultiplier> quantize_multiplier(double m) {
   return FixedPointMultiplier{static_cast<int32_t>(q), shift};
 }
 
-double round_half_to_even(double v) {
-  if (!std::isfinite(v)) return v;
-  const double lower = std::floor(v);
-  const double diff = v - lower;
-  if (diff > 0.5) return lower + 1;
-  if (diff < 0.5) return lower;
-  return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
-}
-
 QuantRange quant_range(model::DType t) {
   switch (t) {
     case model::DType::kI8: return {-128, 127};
@@ -39,14 +30,6 @@ QuantRange quant_range(model::DType t) {
     case model::DType::kI4: return {-8, 7};
     default: return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
   }
-}
-
-int32_t quantize_rounded(double v, int32_t zero_point, QuantRange r) {
-  if (std::isnan(v)) return zero_point;
-  const double q = round_half_to_even(v) + zero_point;
-  if (q <= r.lo) return r.lo;
-  if (q >= r.hi) return r.hi;
-  return static_cast<int32_t>(q);
 }
 
 }  // namespace edgeloop::runtime

@@ -9,11 +9,13 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "edgeloop/model/artifact.h"
 #include "edgeloop/model/half.h"
 #include "edgeloop/model/shape_inference.h"
 #include "edgeloop/runtime/program.h"
@@ -321,6 +323,31 @@ TEST(W8A8MatMul, FixedPointTiesAndAgreementWithFloat) {
   expect_within_one_lsb(fixed, floating, 0.1);
 }
 
+TEST(W8A8Products, LongReductionsStayExactBeyondInt32) {
+  // 70000 terms of (0 − 255)·(0 − 255) = 65025: acc = 4 551 750 000 > 2^31, times 2^-27 = 33.91 → 34.
+  // An int32 accumulator would wrap to 256 782 704 (→ 2).
+  const int64_t k = 70000;
+  const QuantParams q = per_tensor(1.f, 255), yq = per_tensor(134217728.f, 0);
+  std::vector<uint8_t> xs(2 * k);
+  for (int64_t c = 0; c < k; ++c) xs[c * 2] = 0, xs[c * 2 + 1] = 255;  // position 1 sums to 0
+  Value x = Value::of<uint8_t>({1, k, 1, 2}, xs, q);
+  Value w = Value::of<uint8_t>({1, k, 1, 1}, std::vector<uint8_t>(k, 0), q, true);
+  for (const char* r : {"fixed_point", "float"})
+    EXPECT_EQ(run_values<int8_t>(OpType::kConv, conv_attrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1, r), {&x, &w}, DType::kI8, yq),
+              (std::vector<int8_t>{34, 0}))
+        << r;
+  Value a = Value::of<uint8_t>({1, k}, std::vector<uint8_t>(k, 0), q);
+  Value b_nk = Value::of<uint8_t>({1, k}, std::vector<uint8_t>(k, 0), q, true);
+  EXPECT_EQ(run_values<int8_t>(OpType::kGemm, gemm_attrs(1, "fixed_point"), {&a, &b_nk}, DType::kI8, yq),
+            (std::vector<int8_t>{34}));
+  Value b_kn = Value::of<uint8_t>({k, 1}, std::vector<uint8_t>(k, 0), q, true);
+  EXPECT_EQ(run_values<int8_t>(OpType::kGemm, gemm_attrs(0, "fixed_point"), {&a, &b_kn}, DType::kI8, yq),
+            (std::vector<int8_t>{34}));
+  EXPECT_EQ(run_values<int8_t>(OpType::kMatMul, attrs({{"requantize", std::string("fixed_point")}}), {&a, &b_kn},
+                               DType::kI8, yq),
+            (std::vector<int8_t>{34}));
+}
+
 // ---- W4A8 Conv and Gemm ----
 
 // The W4A8 formula, written out here: group sums in row order → f32 fma chain → fma with the
@@ -598,6 +625,73 @@ TEST(WeightOnlyForms, Fp16WeightsCastToF32FeedAFloatConv) {
   g.outputs = {y};
   // y = 1.5 · x[0] − 0.25 · x[1] per position: x channel 0 [2, 4], channel 1 [4, −8].
   EXPECT_EQ(run_graph(std::move(g), testing::tensor_f32("x", {1, 2, 1, 2}, {2, 4, 4, -8})), (std::vector<float>{2, 8}));
+}
+
+TEST(QuantizedGraph, ChainRoundTripsThroughTheArtifactAndMatchesTheKernels) {
+  // x → Conv W8A8 fixed point → Relu → Add(relu, conv) → GlobalAveragePool → Reshape → Gemm W4A8
+  // → DequantizeLinear → y f32: every form through verify_graph, serialization and a Session.
+  const QuantParams xq = per_tensor(0.05f, -3), cq = per_tensor(0.08f, -10), aq = per_tensor(0.1f, -20),
+                    pq = per_tensor(0.04f, -50), gq = per_tensor(0.02f, 1);
+  const Value x = Value::of<int8_t>({1, 3, 6, 6}, random_ints<int8_t>(108, 121), xq);
+  const Value w = Value::of<int8_t>({4, 3, 3, 3}, random_ints<int8_t>(108, 122), per_channel({0.01f, 0.02f, 0.015f, 0.005f}, 0), true);
+  const Value b = Value::of<int32_t>({4}, random_ints<int32_t>(4, 123, -500, 500), {}, true);
+  const Value wg = Value::i4({5, 4}, random_ints<int8_t>(20, 124, -8, 7), per_group(random_f16_scales(10, 125), 2, DType::kF16));
+  const Value cg = Value::of<float>({5}, random_floats(5, 126, -0.5f, 0.5f), {}, true);
+  const model::Attributes conv = conv_attrs({1, 1}, {1, 1, 1, 1}, {1, 1}, 1, "fixed_point");
+
+  // Expected: the kernels one by one (each through shape inference).
+  auto c1 = run(OpType::kConv, conv, {&x, &w, &b}, DType::kI8, cq);
+  ASSERT_TRUE(c1.has_value()) << c1.error().message;
+  auto r1 = run(OpType::kRelu, {}, {&*c1}, DType::kI8, cq);
+  ASSERT_TRUE(r1.has_value()) << r1.error().message;
+  auto a1 = run(OpType::kAdd, {}, {&*r1, &*c1}, DType::kI8, aq);
+  ASSERT_TRUE(a1.has_value()) << a1.error().message;
+  auto p1 = run(OpType::kGlobalAveragePool, {}, {&*a1}, DType::kI8, pq);
+  ASSERT_TRUE(p1.has_value()) << p1.error().message;
+  Value flat = *p1;
+  flat.shape = {1, 4};
+  auto g1 = run(OpType::kGemm, gemm_attrs(1), {&flat, &wg, &cg}, DType::kI8, gq);
+  ASSERT_TRUE(g1.has_value()) << g1.error().message;
+  auto expected = run(OpType::kDequantizeLinear, {}, {&*g1}, DType::kF32);
+  ASSERT_TRUE(expected.has_value()) << expected.error().message;
+
+  model::Graph g;
+  auto tensor = [&](const std::string& name, DType dtype, QuantParams q) {
+    return g.add_tensor({name, dtype, {}, std::move(q), false, {}});
+  };
+  const auto xi = g.add_tensor({"x", DType::kI8, x.shape, xq, false, {}});
+  const auto wi = g.add_tensor(constant_of("w", w)), bi = g.add_tensor(constant_of("b", b));
+  const auto wgi = g.add_tensor(constant_of("wg", wg)), cgi = g.add_tensor(constant_of("cg", cg));
+  const auto t_conv = tensor("conv", DType::kI8, cq), t_relu = tensor("relu", DType::kI8, cq);
+  const auto t_add = tensor("add", DType::kI8, aq), t_pool = tensor("pool", DType::kI8, pq);
+  const auto t_flat = tensor("flat", DType::kI8, pq), t_fc = tensor("fc", DType::kI8, gq);
+  const auto yi = tensor("y", DType::kF32, {});
+  g.nodes = {{OpType::kConv, "conv", {xi, wi, bi}, {t_conv}, conv},
+             {OpType::kRelu, "relu", {t_conv}, {t_relu}, {}},
+             {OpType::kAdd, "add", {t_relu, t_conv}, {t_add}, {}},
+             {OpType::kGlobalAveragePool, "pool", {t_add}, {t_pool}, {}},
+             {OpType::kReshape, "flatten", {t_pool}, {t_flat}, attrs({{"shape", Ints{1, 4}}})},
+             {OpType::kGemm, "fc", {t_flat, wgi, cgi}, {t_fc}, gemm_attrs(1)},
+             {OpType::kDequantizeLinear, "dq", {t_fc}, {yi}, {}}};
+  g.inputs = {xi};
+  g.outputs = {yi};
+  g.meta.name = "quantized-chain";
+  g.meta.version = "1";
+  for (size_t i = 0; i < g.nodes.size(); ++i) ASSERT_TRUE(model::infer_node(g, i).has_value()) << g.nodes[i].name;
+  auto bytes = model::serialize_artifact(g);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message;
+  auto program = Program::load(SharedBytes::adopt(std::move(*bytes)));
+  ASSERT_TRUE(program.has_value()) << program.error().message;
+  Session session(*program);
+  model::TensorData input{"x", DType::kI8, x.shape, x.bytes};
+  auto out = session.run(std::span(&input, 1));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_EQ(out->at(0).shape, (Shape{1, 5}));
+  EXPECT_EQ(out->at(0).bytes, expected->bytes);
+  const auto ys = expected->as<float>();  // not a degenerate (saturated or constant) chain
+  EXPECT_GE(std::set<float>(ys.begin(), ys.end()).size(), 4u);
+  const auto pooled = p1->as<int8_t>();
+  EXPECT_GE(std::set<int8_t>(pooled.begin(), pooled.end()).size(), 3u);
 }
 
 }  // namespace

@@ -86,18 +86,6 @@ class Requantizer {
   std::vector<FixedPointMultiplier> fixed_;
 };
 
-// The W4A8 output value (docs/quantization.md): the exact integer sums acc_g of one output
-// element's weight groups g, in row order, are scaled and summed in f32 with fma, then
-//   v = fma(sum, x_scale, bias); y = clamp(round_half_to_even(v / y_scale) + y_zero, −128, 127).
-// `scales` are the row's group scales.
-int8_t w4a8_output(std::span<const int64_t> group_sums, const float* scales, float x_scale, float bias, float y_scale,
-                   int32_t y_zero) {
-  float sum = 0.f;
-  for (size_t g = 0; g < group_sums.size(); ++g) sum = std::fma(static_cast<float>(group_sums[g]), scales[g], sum);
-  const float v = std::fma(sum, x_scale, bias);
-  return static_cast<int8_t>(quantize_real(v, y_scale, y_zero, {-128, 127}));
-}
-
 // ---- sliding windows (Conv, ConvTranspose, MaxPool, AveragePool) ----
 
 constexpr size_t kMaxSpatial = 3;
@@ -195,6 +183,107 @@ void for_each_transposed_tap(const Window& w, int64_t o, Tap&& tap) {
   }
 }
 
+// ---- exact integer and double dot-product rows ----
+//
+// Every product kernel below reduces to one loop: for a vector w[k0..k1) of scalars and the
+// matching rows of a matrix (row k: `count` contiguous values), acc[o] += Σ_k w[k]·row_k[o], k
+// ascending. The loop over o is innermost and contiguous. Four rows are taken per pass:
+// acc + w0·r0 + w1·r1 + w2·r2 + w3·r3 is evaluated left to right (C++ '+' associates left, and
+// -ffp-contract=off keeps every product and sum rounded on its own), so the sum order is exactly
+// that of one row at a time, with a quarter of the loads and stores of acc.
+
+// Exact: values are zero-point-corrected 8-bit or 4-bit integers (|w|, |row| ≤ 255), so a partial
+// sum over at most kExactChunk terms fits int32 (32768 · 255² < 2^31); partial sums are added into
+// the int64 accumulators.
+constexpr int64_t kExactChunk = 32768;
+
+void accumulate_exact(const int16_t* w, const int16_t* rows, int64_t k0, int64_t k1, int64_t count,
+                      std::vector<int32_t>& partial, int64_t* acc) {
+  partial.resize(static_cast<size_t>(count));
+  int32_t* part = partial.data();
+  for (int64_t chunk = k0; chunk < k1; chunk += kExactChunk) {
+    std::fill(part, part + count, 0);
+    const int64_t end = std::min(k1, chunk + kExactChunk);
+    int64_t k = chunk;
+    for (; k + 4 <= end; k += 4) {
+      const int32_t w0 = w[k], w1 = w[k + 1], w2 = w[k + 2], w3 = w[k + 3];
+      const int16_t* r0 = rows + k * count;
+      const int16_t* r1 = r0 + count;
+      const int16_t* r2 = r1 + count;
+      const int16_t* r3 = r2 + count;
+      for (int64_t o = 0; o < count; ++o) part[o] += w0 * r0[o] + w1 * r1[o] + w2 * r2[o] + w3 * r3[o];
+    }
+    for (; k < end; ++k) {
+      const int32_t wk = w[k];
+      const int16_t* row = rows + k * count;
+      for (int64_t o = 0; o < count; ++o) part[o] += wk * row[o];
+    }
+    for (int64_t o = 0; o < count; ++o) acc[o] += part[o];
+  }
+}
+
+// Float: products of two floats are exact in double; they are summed in double, k ascending.
+void accumulate_double(const double* w, const double* rows, int64_t k_count, int64_t count, double* acc) {
+  int64_t k = 0;
+  for (; k + 4 <= k_count; k += 4) {
+    const double w0 = w[k], w1 = w[k + 1], w2 = w[k + 2], w3 = w[k + 3];
+    const double* r0 = rows + k * count;
+    const double* r1 = r0 + count;
+    const double* r2 = r1 + count;
+    const double* r3 = r2 + count;
+    for (int64_t o = 0; o < count; ++o) acc[o] = acc[o] + w0 * r0[o] + w1 * r1[o] + w2 * r2[o] + w3 * r3[o];
+  }
+  for (; k < k_count; ++k) {
+    const double wk = w[k];
+    const double* row = rows + k * count;
+    for (int64_t o = 0; o < count; ++o) acc[o] += wk * row[o];
+  }
+}
+
+// The other orientation, for B stored [N, K] (Gemm with transB): acc[j] += Σ_p a[p]·B[j][p] for j
+// in [0, n), p ascending over [k0, k1).
+// Float: four outputs at a time keep four independent sums in flight (a sum's additions wait for
+// each other); each is still summed in p order, from 0, then added to acc[j] (which the callers
+// pass as 0).
+void dot_rows_double(const double* a, const float* b, int64_t k, int64_t n, double* acc) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* b0 = b + j * k;
+    const float* b1 = b0 + k;
+    const float* b2 = b1 + k;
+    const float* b3 = b2 + k;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t p = 0; p < k; ++p) {
+      const double ap = a[p];
+      s0 += ap * static_cast<double>(b0[p]);
+      s1 += ap * static_cast<double>(b1[p]);
+      s2 += ap * static_cast<double>(b2[p]);
+      s3 += ap * static_cast<double>(b3[p]);
+    }
+    acc[j] += s0, acc[j + 1] += s1, acc[j + 2] += s2, acc[j + 3] += s3;
+  }
+  for (; j < n; ++j) {
+    double sj = 0;
+    for (int64_t p = 0; p < k; ++p) sj += a[p] * static_cast<double>(b[j * k + p]);
+    acc[j] += sj;
+  }
+}
+
+// Exact: int32 partial sums over at most kExactChunk terms (see accumulate_exact), added into int64.
+void dot_rows_exact(const int16_t* a, const int16_t* b, int64_t k0, int64_t k1, int64_t k, int64_t n, int64_t* acc) {
+  for (int64_t j = 0; j < n; ++j) {
+    const int16_t* bj = b + j * k;
+    for (int64_t chunk = k0; chunk < k1; chunk += kExactChunk) {
+      int32_t sum = 0;
+      for (int64_t p = chunk; p < std::min(k1, chunk + kExactChunk); ++p) sum += a[p] * bj[p];
+      acc[j] += sum;
+    }
+  }
+}
+
+// A float tensor widened to double (exact), so that the product loops need no conversions.
+std::vector<double> widen(const float* v, int64_t n) { return std::vector<double>(v, v + n); }
+
 // ---- convolution ----
 
 // Conv: X (N, C, in...), W (M, C/group, kernel...). ConvTranspose: W (C, M/group, kernel...).
@@ -202,6 +291,9 @@ struct ConvDims {
   Window win;
   bool transposed = false;
   int64_t batch = 0, in_channels = 0, out_channels = 0, group = 1;
+  int64_t group_channels() const { return in_channels / group; }  // input channels per group
+  int64_t group_maps() const { return out_channels / group; }     // output channels per group
+  int64_t row_length() const { return group_channels() * win.kernel_size; }  // one output channel's weights
 };
 
 ConvDims conv_dims(const KernelContext& ctx, bool transposed) {
@@ -218,53 +310,165 @@ ConvDims conv_dims(const KernelContext& ctx, bool transposed) {
   return c;
 }
 
-// For every output element y[n, m, o]: acc = sum over the input channels c of m's group and the
-// window taps (t, i) of (x[n, c, i] - x_zero) * (w[m, c, t] - w_zero(m)); then
-// finish(flat index of y[n, m, o], m, acc).
-template <class Acc, class TX, class TW, class WZero, class Finish>
-void convolve(const ConvDims& c, const TX* x, Acc x_zero, const TW* w, WZero w_zero, Finish finish) {
+// ConvTranspose: for every output element y[n, m, o], acc = sum over the input channels c of m's
+// group and the taps (t, i) that reach o of x[n, c, i] · w[c, m, t]; then finish(flat index of
+// y[n, m, o], m, acc).
+template <class Finish>
+void convolve_transposed(const ConvDims& c, const float* x, const float* w, Finish finish) {
   const Window& win = c.win;
-  const int64_t cg = c.in_channels / c.group, mg = c.out_channels / c.group;
+  const int64_t cg = c.group_channels(), mg = c.group_maps();
   for (int64_t n = 0; n < c.batch; ++n)
     for (int64_t m = 0; m < c.out_channels; ++m) {
       const int64_t g = m / mg;
-      const Acc wz = w_zero(m);
       for (int64_t o = 0; o < win.out_size; ++o) {
-        Acc acc = 0;
-        auto tap = [&](int64_t t, int64_t i) {
+        double acc = 0;
+        for_each_transposed_tap(win, o, [&](int64_t t, int64_t i) {
           for (int64_t cl = 0; cl < cg; ++cl) {
             const int64_t ci = g * cg + cl;
-            const int64_t wi = c.transposed ? (ci * mg + (m - g * mg)) * win.kernel_size + t
-                                            : (m * cg + cl) * win.kernel_size + t;
-            acc += (static_cast<Acc>(x[(n * c.in_channels + ci) * win.in_size + i]) - x_zero) *
-                   (static_cast<Acc>(w[wi]) - wz);
+            acc += double{x[(n * c.in_channels + ci) * win.in_size + i]} *
+                   double{w[(ci * mg + (m - g * mg)) * win.kernel_size + t]};
           }
-        };
-        if (c.transposed) {
-          for_each_transposed_tap(win, o, tap);
-        } else {
-          for_each_tap(win, o, tap);
-        }
+        });
         finish((n * c.out_channels + m) * win.out_size + o, m, acc);
       }
     }
 }
 
-Status run_float_conv(const KernelContext& ctx, bool transposed) {
-  const ConvDims c = conv_dims(ctx, transposed);
+// For every kernel tap t and output position o, the input position it reads (flat over the
+// input's spatial dims), or -1 when it falls in the padding.
+std::vector<int64_t> tap_table(const Window& w) {
+  std::vector<int64_t> table(static_cast<size_t>(w.kernel_size * w.out_size), -1);
+  for (int64_t o = 0; o < w.out_size; ++o)
+    for_each_tap(w, o, [&](int64_t t, int64_t i) { table[static_cast<size_t>(t * w.out_size + o)] = i; });
+  return table;
+}
+
+// The forward convolution as products of weight rows with input patches (im2col). For each batch
+// item n and group g, output positions are taken in tiles [p0, p0 + count); the tile's patches
+// are the rows k = (input channel within the group) · kernel_size + tap — W's own row order — of
+// `count` input values each, padded taps holding `pad`. compute(n, g, p0, count, patches) then
+// produces the outputs of the group's channels for that tile.
+template <class T, class Load, class Compute>
+void for_each_patch_tile(const ConvDims& c, Load load, T pad, Compute compute) {
+  const Window& win = c.win;
+  const int64_t k_count = c.row_length(), cg = c.group_channels();
+  const std::vector<int64_t> taps = tap_table(win);
+  // Tiles of at most ~32 K patch values keep a tile in cache.
+  const int64_t tile = std::clamp<int64_t>(32768 / std::max<int64_t>(k_count, 1), 16, std::max<int64_t>(win.out_size, 16));
+  std::vector<T> patches(static_cast<size_t>(k_count * std::min(tile, win.out_size)));
+  for (int64_t n = 0; n < c.batch; ++n)
+    for (int64_t g = 0; g < c.group; ++g)
+      for (int64_t p0 = 0; p0 < win.out_size; p0 += tile) {
+        const int64_t count = std::min(tile, win.out_size - p0);
+        for (int64_t cl = 0; cl < cg; ++cl) {
+          const int64_t plane = (n * c.in_channels + g * cg + cl) * win.in_size;
+          for (int64_t t = 0; t < win.kernel_size; ++t) {
+            const int64_t* index = taps.data() + t * win.out_size + p0;
+            T* row = patches.data() + (cl * win.kernel_size + t) * count;
+            for (int64_t o = 0; o < count; ++o) row[o] = index[o] >= 0 ? load(plane + index[o]) : pad;
+          }
+        }
+        compute(n, g, p0, count, patches.data());
+      }
+}
+
+Status run_float_conv(const KernelContext& ctx) {
+  const ConvDims c = conv_dims(ctx, false);
   const TensorView* b = ctx.input(2);
   const float* bias = b != nullptr ? b->as<const float>() : nullptr;
+  const float* x = ctx.inputs[0].as<const float>();
+  const std::vector<double> w = widen(ctx.inputs[1].as<const float>(), ctx.inputs[1].elements());
   float* y = ctx.outputs[0].as<float>();
-  convolve<double>(c, ctx.inputs[0].as<const float>(), 0.0, ctx.inputs[1].as<const float>(),
-                   [](int64_t) { return 0.0; },
-                   [&](int64_t index, int64_t m, double acc) {
-                     y[index] = static_cast<float>(acc + (bias != nullptr ? bias[m] : 0.0));
-                   });
+  const int64_t k_count = c.row_length(), mg = c.group_maps(), out_size = c.win.out_size;
+  std::vector<double> acc;
+  for_each_patch_tile<double>(
+      c, [x](int64_t i) { return double{x[i]}; }, 0.0,
+      [&](int64_t n, int64_t g, int64_t p0, int64_t count, const double* patches) {
+        acc.resize(static_cast<size_t>(count));
+        for (int64_t m = g * mg; m < (g + 1) * mg; ++m) {
+          std::fill(acc.begin(), acc.end(), 0.0);
+          accumulate_double(w.data() + m * k_count, patches, k_count, count, acc.data());
+          const double bm = bias != nullptr ? bias[m] : 0.0;
+          float* out = y + (n * c.out_channels + m) * out_size + p0;
+          for (int64_t o = 0; o < count; ++o) out[o] = static_cast<float>(acc[o] + bm);
+        }
+      });
   return ok();
 }
 
-// W8A8 Conv: exact int sums of zero-point-corrected products, plus the int32 bias, requantized
-// per output channel (Requantizer).
+Status run_conv_transpose(const KernelContext& ctx) {
+  const ConvDims c = conv_dims(ctx, true);
+  const TensorView* b = ctx.input(2);
+  const float* bias = b != nullptr ? b->as<const float>() : nullptr;
+  float* y = ctx.outputs[0].as<float>();
+  convolve_transposed(c, ctx.inputs[0].as<const float>(), ctx.inputs[1].as<const float>(),
+                      [&](int64_t index, int64_t m, double acc) {
+                        y[index] = static_cast<float>(acc + (bias != nullptr ? bias[m] : 0.0));
+                      });
+  return ok();
+}
+
+// The weights of a W8A8 or W4A8 op as zero-point-corrected int16 in their stored order: w minus
+// the zero point of its channel (per tensor, or per channel along the quantization axis; the W4A8
+// forms have zero points 0).
+std::vector<int16_t> corrected_weights(const TensorView& w) {
+  const QuantParams& q = *w.quant;
+  // The tensor as outer × channels × inner around the quantization axis.
+  int64_t channels = 1, inner = w.elements();
+  if (!q.per_tensor() && !q.per_group()) {
+    channels = w.dim(static_cast<size_t>(q.axis));
+    inner = 1;
+    for (size_t d = static_cast<size_t>(q.axis) + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  }
+  const int64_t outer = channels * inner == 0 ? 0 : w.elements() / (channels * inner);
+  std::vector<int16_t> out(static_cast<size_t>(w.elements()));
+  auto correct = [&](auto load) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t c = 0; c < channels; ++c) {
+        const int32_t zero = q.per_group() ? 0 : q.zero_point(static_cast<size_t>(c));
+        const int64_t base = (o * channels + c) * inner;
+        for (int64_t e = base; e < base + inner; ++e) out[static_cast<size_t>(e)] = static_cast<int16_t>(load(e) - zero);
+      }
+  };
+  switch (w.dtype) {
+    case DType::kI4: correct([&](int64_t i) { return int32_t{model::load_i4(w.data, i)}; }); break;
+    case DType::kU8: correct([&](int64_t i) { return int32_t{w.as<const uint8_t>()[i]}; }); break;
+    default: correct([&](int64_t i) { return int32_t{w.as<const int8_t>()[i]}; }); break;
+  }
+  return out;
+}
+
+// Loads input element i of a u8/i8 tensor minus its zero point.
+struct CorrectedInput {
+  const TensorView& x;
+  int32_t zero;
+  int16_t operator()(int64_t i) const {
+    const int32_t v = x.dtype == DType::kU8 ? int32_t{x.as<const uint8_t>()[i]} : int32_t{x.as<const int8_t>()[i]};
+    return static_cast<int16_t>(v - zero);
+  }
+};
+
+// for_each_patch_tile over a u8/i8 input, the patches holding x − x_zero (padded taps 0: they
+// contribute nothing, as x_zero would before the correction).
+template <class Compute>
+void for_each_quantized_patch_tile(const ConvDims& c, const TensorView& x, Compute compute) {
+  const int32_t zero = x.quant->zero_point(0);
+  auto tiles = [&](const auto* xv) {
+    for_each_patch_tile<int16_t>(c, [xv, zero](int64_t i) { return static_cast<int16_t>(xv[i] - zero); }, int16_t{0}, compute);
+  };
+  if (x.dtype == DType::kU8) tiles(x.as<const uint8_t>());
+  else tiles(x.as<const int8_t>());
+}
+
+// Calls store(T*) with the output's C++ type (u8 or i8).
+template <class F>
+void with_int8_output(const TensorView& y, F&& f) {
+  if (y.dtype == DType::kU8) f(y.as<uint8_t>());
+  else f(y.as<int8_t>());
+}
+
+// W8A8 Conv: exact int sums of zero-point-corrected products (padded taps contribute 0), plus the
+// int32 bias, requantized per output channel (Requantizer).
 Status run_quantized_conv(const KernelContext& ctx) {
   const TensorView& x = ctx.inputs[0];
   const TensorView& w = ctx.inputs[1];
@@ -274,64 +478,70 @@ Status run_quantized_conv(const KernelContext& ctx) {
   EL_TRY(const Requantizer requantizer, Requantizer::make(ctx, *x.quant, *w.quant, y));
   const int32_t* bias = b != nullptr ? b->as<const int32_t>() : nullptr;
   const bool per_channel = w.quant->scales.size() > 1;
+  const int64_t k_count = c.row_length(), mg = c.group_maps(), out_size = c.win.out_size;
   auto channel = [&](int64_t m) { return per_channel ? static_cast<size_t>(m) : size_t{0}; };
-  return visit_int8(x.dtype, [&](auto tx) {
-    return visit_int8(w.dtype, [&](auto tw) {
-      return visit_int8(y.dtype, [&](auto ty) {
-        using TX = decltype(tx);
-        using TW = decltype(tw);
-        using TY = decltype(ty);
-        TY* out = y.as<TY>();
-        convolve<int64_t>(
-            c, x.as<const TX>(), int64_t{x.quant->zero_point(0)}, w.as<const TW>(),
-            [&](int64_t m) { return int64_t{w.quant->zero_point(channel(m))}; },
-            [&](int64_t index, int64_t m, int64_t acc) {
-              if (bias != nullptr) acc += bias[m];
-              out[index] = static_cast<TY>(requantizer(acc, channel(m)));
-            });
-        return ok();
-      });
-    });
+  const std::vector<int16_t> weights = corrected_weights(w);
+  std::vector<int64_t> acc;
+  std::vector<int32_t> partial;
+  with_int8_output(y, [&](auto* out) {
+    using TY = std::remove_pointer_t<decltype(out)>;
+    for_each_quantized_patch_tile(
+        c, x, [&](int64_t n, int64_t g, int64_t p0, int64_t count, const int16_t* patches) {
+          acc.resize(static_cast<size_t>(count));
+          for (int64_t m = g * mg; m < (g + 1) * mg; ++m) {
+            std::fill(acc.begin(), acc.end(), bias != nullptr ? bias[m] : 0);
+            accumulate_exact(weights.data() + m * k_count, patches, 0, k_count, count, partial, acc.data());
+            TY* dst = out + (n * c.out_channels + m) * out_size + p0;
+            for (int64_t o = 0; o < count; ++o) dst[o] = static_cast<TY>(requantizer(acc[o], channel(m)));
+          }
+        });
   });
+  return ok();
 }
 
-// W4A8 Conv: W i4 per group along each output channel's row (input channel within the group ×
-// kernel tap, W's own row-major order); the row's group sums feed w4a8_output.
+// W4A8 Conv: W i4 per group along each output channel's row (W's own row-major order); each
+// group's exact sum feeds the f32 fma chain (w4a8_accumulate), then w4a8_output.
 Status run_w4a8_conv(const KernelContext& ctx) {
   const TensorView& x = ctx.inputs[0];
   const TensorView& w = ctx.inputs[1];
   const TensorView& y = ctx.outputs[0];
   const TensorView* b = ctx.input(2);
   const ConvDims c = conv_dims(ctx, false);
-  const Window& win = c.win;
   const model::GroupLayout layout = model::group_layout(model::Shape(w.shape.begin(), w.shape.end()), w.quant->block_size);
-  const int64_t cg = c.in_channels / c.group, mg = c.out_channels / c.group;
-  const int8_t* xv = x.as<const int8_t>();
-  const int64_t x_zero = x.quant->zero_point(0);
+  const int64_t k_count = c.row_length(), mg = c.group_maps(), out_size = c.win.out_size;
+  const std::vector<int16_t> weights = corrected_weights(w);
   const float* bias = b != nullptr ? b->as<const float>() : nullptr;
+  const float x_scale = x.quant->scales[0], y_scale = y.quant->scales[0];
+  const int32_t y_zero = y.quant->zero_point(0);
   int8_t* out = y.as<int8_t>();
-  std::vector<int64_t> sums(static_cast<size_t>(layout.groups));
-  for (int64_t n = 0; n < c.batch; ++n)
-    for (int64_t m = 0; m < c.out_channels; ++m) {
-      const int64_t g = m / mg;
-      for (int64_t o = 0; o < win.out_size; ++o) {
-        std::fill(sums.begin(), sums.end(), 0);
-        for_each_tap(win, o, [&](int64_t t, int64_t i) {
-          for (int64_t cl = 0; cl < cg; ++cl) {
-            const int64_t k = cl * win.kernel_size + t;  // position in m's row
-            const int64_t xq = xv[(n * c.in_channels + g * cg + cl) * win.in_size + i];
-            sums[static_cast<size_t>(k / layout.block_size)] += (xq - x_zero) * model::load_i4(w.data, m * layout.row_length + k);
+  std::vector<int64_t> acc;
+  std::vector<int32_t> partial;
+  std::vector<float> sum;
+  for_each_quantized_patch_tile(
+      c, x, [&](int64_t n, int64_t g, int64_t p0, int64_t count, const int16_t* patches) {
+        acc.resize(static_cast<size_t>(count));
+        sum.resize(static_cast<size_t>(count));
+        for (int64_t m = g * mg; m < (g + 1) * mg; ++m) {
+          std::fill(sum.begin(), sum.end(), 0.f);
+          for (int64_t gi = 0; gi < layout.groups; ++gi) {
+            std::fill(acc.begin(), acc.end(), 0);
+            const int64_t k0 = gi * layout.block_size, k1 = std::min(k_count, k0 + layout.block_size);
+            accumulate_exact(weights.data() + m * k_count, patches, k0, k1, count, partial, acc.data());
+            const float scale = w.quant->scales[static_cast<size_t>(m * layout.groups + gi)];
+            for (int64_t o = 0; o < count; ++o) sum[o] = w4a8_accumulate(sum[o], acc[o], scale);
           }
-        });
-        out[(n * c.out_channels + m) * win.out_size + o] =
-            w4a8_output(sums, w.quant->scales.data() + m * layout.groups, x.quant->scales[0],
-                        bias != nullptr ? bias[m] : 0.f, y.quant->scales[0], y.quant->zero_point(0));
-      }
-    }
+          const float bm = bias != nullptr ? bias[m] : 0.f;
+          int8_t* dst = out + (n * c.out_channels + m) * out_size + p0;
+          for (int64_t o = 0; o < count; ++o) dst[o] = w4a8_output(sum[o], x_scale, bm, y_scale, y_zero);
+        }
+      });
   return ok();
 }
 
 // ---- matrix products ----
+//
+// Y[i, j] = Σ_p A[i, p] · B[p, j], computed row by row: for each row i of A, the row of outputs
+// accumulates A[i, p] times row p of B ([K, N] layout, contiguous over j), p ascending.
 
 // numpy matmul of A (..., M, K) and B (..., K, N) with broadcast batch dims; a 1-D A is [1, K] and
 // a 1-D B is [K, 1]. a_matrix/b_matrix: for each output matrix, the index of its A and B matrix.
@@ -376,25 +586,6 @@ MatMulDims matmul_dims(const TensorView& a, const TensorView& b, const TensorVie
   return d;
 }
 
-// For every output element y[batch, i, j]: acc = sum over k of (a[i, k] - a_zero) * (b[k, j] - b_zero(j));
-// then finish(flat index of y[batch, i, j], j, acc).
-template <class Acc, class TA, class TB, class BZero, class Finish>
-void matmul(const MatMulDims& d, const TA* a, Acc a_zero, const TB* b, BZero b_zero, Finish finish) {
-  for (size_t batch = 0; batch < d.a_matrix.size(); ++batch) {
-    const TA* am = a + d.a_matrix[batch] * d.m * d.k;
-    const TB* bm = b + d.b_matrix[batch] * d.k * d.n;
-    const int64_t y0 = static_cast<int64_t>(batch) * d.m * d.n;
-    for (int64_t i = 0; i < d.m; ++i)
-      for (int64_t j = 0; j < d.n; ++j) {
-        const Acc bz = b_zero(j);
-        Acc acc = 0;
-        for (int64_t k = 0; k < d.k; ++k)
-          acc += (static_cast<Acc>(am[i * d.k + k]) - a_zero) * (static_cast<Acc>(bm[k * d.n + j]) - bz);
-        finish(y0 + i * d.n + j, j, acc);
-      }
-  }
-}
-
 // W8A8 MatMul: B per tensor or per column, requantized per column (Requantizer).
 Status run_quantized_matmul(const KernelContext& ctx, const MatMulDims& d) {
   const TensorView& a = ctx.inputs[0];
@@ -403,21 +594,77 @@ Status run_quantized_matmul(const KernelContext& ctx, const MatMulDims& d) {
   EL_TRY(const Requantizer requantizer, Requantizer::make(ctx, *a.quant, *b.quant, y));
   const bool per_column = b.quant->scales.size() > 1;
   auto column = [&](int64_t j) { return per_column ? static_cast<size_t>(j) : size_t{0}; };
-  return visit_int8(a.dtype, [&](auto ta) {
-    return visit_int8(b.dtype, [&](auto tb) {
-      return visit_int8(y.dtype, [&](auto ty) {
-        using TA = decltype(ta);
-        using TB = decltype(tb);
-        using TY = decltype(ty);
-        TY* out = y.as<TY>();
-        matmul<int64_t>(
-            d, a.as<const TA>(), int64_t{a.quant->zero_point(0)}, b.as<const TB>(),
-            [&](int64_t j) { return int64_t{b.quant->zero_point(column(j))}; },
-            [&](int64_t index, int64_t j, int64_t acc) { out[index] = static_cast<TY>(requantizer(acc, column(j))); });
-        return ok();
-      });
-    });
+  // B's matrices, zero-point corrected; they are already [K, N].
+  const std::vector<int16_t> bq = corrected_weights(b);
+  const CorrectedInput a_value{a, a.quant->zero_point(0)};
+  std::vector<int16_t> a_row(static_cast<size_t>(d.k));
+  std::vector<int64_t> acc(static_cast<size_t>(d.n));
+  std::vector<int32_t> partial;
+  with_int8_output(y, [&](auto* out) {
+    using TY = std::remove_pointer_t<decltype(out)>;
+    for (size_t batch = 0; batch < d.a_matrix.size(); ++batch) {
+      const int16_t* bm = bq.data() + d.b_matrix[batch] * d.k * d.n;
+      for (int64_t i = 0; i < d.m; ++i) {
+        for (int64_t p = 0; p < d.k; ++p) a_row[p] = a_value((d.a_matrix[batch] * d.m + i) * d.k + p);
+        std::fill(acc.begin(), acc.end(), 0);
+        accumulate_exact(a_row.data(), bm, 0, d.k, d.n, partial, acc.data());
+        TY* dst = out + (static_cast<int64_t>(batch) * d.m + i) * d.n;
+        for (int64_t j = 0; j < d.n; ++j) dst[j] = static_cast<TY>(requantizer(acc[j], column(j)));
+      }
+    }
   });
+  return ok();
+}
+
+Status run_float_matmul(const KernelContext& ctx, const MatMulDims& d) {
+  const std::vector<double> a = widen(ctx.inputs[0].as<const float>(), ctx.inputs[0].elements());
+  const std::vector<double> b = widen(ctx.inputs[1].as<const float>(), ctx.inputs[1].elements());
+  float* y = ctx.outputs[0].as<float>();
+  std::vector<double> acc(static_cast<size_t>(d.n));
+  for (size_t batch = 0; batch < d.a_matrix.size(); ++batch)
+    for (int64_t i = 0; i < d.m; ++i) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      accumulate_double(a.data() + (d.a_matrix[batch] * d.m + i) * d.k, b.data() + d.b_matrix[batch] * d.k * d.n, d.k,
+                        d.n, acc.data());
+      float* dst = y + (static_cast<int64_t>(batch) * d.m + i) * d.n;
+      for (int64_t j = 0; j < d.n; ++j) dst[j] = static_cast<float>(acc[j]);
+    }
+  return ok();
+}
+
+Status run_float_gemm(const KernelContext& ctx) {
+  const TensorView& a = ctx.inputs[0];
+  const TensorView& b = ctx.inputs[1];
+  const TensorView* c = ctx.input(2);
+  const TensorView& y = ctx.outputs[0];
+  const model::Attributes& attrs = ctx.node.attrs;
+  const bool trans_a = attrs.get_int("transA") != 0, trans_b = attrs.get_int("transB") != 0;
+  const double alpha = attrs.get_float("alpha"), beta = attrs.get_float("beta");
+  const int64_t m = y.dim(0), n = y.dim(1), k = trans_a ? a.dim(0) : a.dim(1);
+  const float* av = a.as<const float>();
+  const float* bv = b.as<const float>();
+  // C broadcasts to [M, N]: a missing or size-1 dim repeats.
+  const int64_t c_rows = c != nullptr && c->rank() == 2 ? c->dim(0) : 1;
+  const int64_t c_cols = c != nullptr && c->rank() >= 1 ? c->dim(c->rank() - 1) : 1;
+  const std::vector<double> b_kn = trans_b ? std::vector<double>{} : widen(bv, k * n);
+  float* out = y.as<float>();
+  std::vector<double> a_row(static_cast<size_t>(k));
+  std::vector<double> acc(static_cast<size_t>(n));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t p = 0; p < k; ++p) a_row[p] = trans_a ? av[p * m + i] : av[i * k + p];
+    std::fill(acc.begin(), acc.end(), 0.0);
+    if (trans_b) {
+      dot_rows_double(a_row.data(), bv, k, n, acc.data());
+    } else {
+      accumulate_double(a_row.data(), b_kn.data(), k, n, acc.data());
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      double value = alpha * acc[j];
+      if (c != nullptr) value += beta * c->as<const float>()[(c_rows == 1 ? 0 : i) * c_cols + (c_cols == 1 ? 0 : j)];
+      out[i * n + j] = static_cast<float>(value);
+    }
+  }
+  return ok();
 }
 
 // W8A8 Gemm: A [M, K] per tensor, B [N, K] (transB) or [K, N] per tensor or per output channel,
@@ -431,33 +678,32 @@ Status run_quantized_gemm(const KernelContext& ctx) {
   const int64_t m = y.dim(0), n = y.dim(1), k = a.dim(1);
   EL_TRY(const Requantizer requantizer, Requantizer::make(ctx, *a.quant, *b.quant, y));
   const bool per_channel = b.quant->scales.size() > 1;
+  auto channel = [&](int64_t j) { return per_channel ? static_cast<size_t>(j) : size_t{0}; };
+  // B zero-point corrected, in its stored layout.
+  const std::vector<int16_t> bq = corrected_weights(b);
   const int32_t* bias = c != nullptr ? c->as<const int32_t>() : nullptr;
-  const int64_t a_zero = a.quant->zero_point(0);
-  return visit_int8(a.dtype, [&](auto ta) {
-    return visit_int8(b.dtype, [&](auto tb) {
-      return visit_int8(y.dtype, [&](auto ty) {
-        using TA = decltype(ta);
-        using TB = decltype(tb);
-        using TY = decltype(ty);
-        const TA* av = a.as<const TA>();
-        const TB* bv = b.as<const TB>();
-        TY* out = y.as<TY>();
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) {
-            const size_t channel = per_channel ? static_cast<size_t>(j) : 0;
-            const int64_t b_zero = b.quant->zero_point(channel);
-            int64_t acc = bias != nullptr ? bias[j] : 0;
-            for (int64_t p = 0; p < k; ++p)
-              acc += (int64_t{av[i * k + p]} - a_zero) * (int64_t{trans_b ? bv[j * k + p] : bv[p * n + j]} - b_zero);
-            out[i * n + j] = static_cast<TY>(requantizer(acc, channel));
-          }
-        return ok();
-      });
-    });
+  const CorrectedInput a_value{a, a.quant->zero_point(0)};
+  std::vector<int16_t> a_row(static_cast<size_t>(k));
+  std::vector<int64_t> acc(static_cast<size_t>(n));
+  std::vector<int32_t> partial;
+  with_int8_output(y, [&](auto* out) {
+    using TY = std::remove_pointer_t<decltype(out)>;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t p = 0; p < k; ++p) a_row[p] = a_value(i * k + p);
+      for (int64_t j = 0; j < n; ++j) acc[j] = bias != nullptr ? bias[j] : 0;
+      if (trans_b) {
+        dot_rows_exact(a_row.data(), bq.data(), 0, k, k, n, acc.data());
+      } else {
+        accumulate_exact(a_row.data(), bq.data(), 0, k, n, partial, acc.data());
+      }
+      for (int64_t j = 0; j < n; ++j) out[i * n + j] = static_cast<TY>(requantizer(acc[j], channel(j)));
+    }
   });
+  return ok();
 }
 
-// W4A8 Gemm: A [M, K] i8, B [N, K] i4 per group along each row, C f32 [N] (w4a8_output).
+// W4A8 Gemm: A [M, K] i8, B [N, K] i4 per group along each row, C f32 [N]: each output channel's
+// group sums feed the f32 fma chain (w4a8_accumulate), then w4a8_output.
 Status run_w4a8_gemm(const KernelContext& ctx) {
   const TensorView& a = ctx.inputs[0];
   const TensorView& b = ctx.inputs[1];
@@ -465,19 +711,27 @@ Status run_w4a8_gemm(const KernelContext& ctx) {
   const TensorView& y = ctx.outputs[0];
   const int64_t m = y.dim(0), n = y.dim(1), k = a.dim(1);
   const model::GroupLayout layout = model::group_layout(model::Shape(b.shape.begin(), b.shape.end()), b.quant->block_size);
-  const int8_t* av = a.as<const int8_t>();
-  const int64_t a_zero = a.quant->zero_point(0);
+  const std::vector<int16_t> bq = corrected_weights(b);
   const float* bias = c != nullptr ? c->as<const float>() : nullptr;
+  const float x_scale = a.quant->scales[0], y_scale = y.quant->scales[0];
+  const int32_t y_zero = y.quant->zero_point(0);
+  const CorrectedInput a_value{a, a.quant->zero_point(0)};
   int8_t* out = y.as<int8_t>();
-  std::vector<int64_t> sums(static_cast<size_t>(layout.groups));
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      std::fill(sums.begin(), sums.end(), 0);
-      for (int64_t p = 0; p < k; ++p)
-        sums[static_cast<size_t>(p / layout.block_size)] += (int64_t{av[i * k + p]} - a_zero) * model::load_i4(b.data, j * k + p);
-      out[i * n + j] = w4a8_output(sums, b.quant->scales.data() + j * layout.groups, a.quant->scales[0],
-                                   bias != nullptr ? bias[j] : 0.f, y.quant->scales[0], y.quant->zero_point(0));
+  std::vector<int16_t> a_row(static_cast<size_t>(k));
+  std::vector<int64_t> acc(static_cast<size_t>(n));
+  std::vector<float> sum(static_cast<size_t>(n));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t p = 0; p < k; ++p) a_row[p] = a_value(i * k + p);
+    std::fill(sum.begin(), sum.end(), 0.f);
+    for (int64_t gi = 0; gi < layout.groups; ++gi) {
+      std::fill(acc.begin(), acc.end(), 0);
+      const int64_t k0 = gi * layout.block_size, k1 = std::min(k, k0 + layout.block_size);
+      dot_rows_exact(a_row.data(), bq.data(), k0, k1, k, n, acc.data());
+      for (int64_t j = 0; j < n; ++j)
+        sum[j] = w4a8_accumulate(sum[j], acc[j], b.quant->scales[static_cast<size_t>(j * layout.groups + gi)]);
     }
+    for (int64_t j = 0; j < n; ++j) out[i * n + j] = w4a8_output(sum[j], x_scale, bias != nullptr ? bias[j] : 0.f, y_scale, y_zero);
+  }
   return ok();
 }
 
@@ -494,10 +748,14 @@ void for_each_plane(const TensorView& x, const TensorView& y, Reduce reduce) {
 
 template <class T>
 void max_pool(const KernelContext& ctx, const Window& w) {
+  const std::vector<int64_t> taps = tap_table(w);  // the same windows for every plane
   for_each_plane<T>(ctx.inputs[0], ctx.outputs[0], [&](const T* x, T* y, int64_t) {
     for (int64_t o = 0; o < w.out_size; ++o) {
       T best = std::numeric_limits<T>::lowest();
-      for_each_tap(w, o, [&](int64_t, int64_t i) { best = std::max(best, x[i]); });
+      for (int64_t t = 0; t < w.kernel_size; ++t) {
+        const int64_t i = taps[static_cast<size_t>(t * w.out_size + o)];
+        if (i >= 0) best = std::max(best, x[i]);  // taps in the padding are skipped
+      }
       y[o] = best;
     }
   });
@@ -506,51 +764,22 @@ void max_pool(const KernelContext& ctx, const Window& w) {
 }  // namespace
 
 Status run_Conv(const KernelContext& ctx) {
-  if (ctx.inputs[0].dtype == DType::kF32) return run_float_conv(ctx, false);
+  if (ctx.inputs[0].dtype == DType::kF32) return run_float_conv(ctx);
   if (ctx.inputs[1].dtype == DType::kI4) return run_w4a8_conv(ctx);
   return run_quantized_conv(ctx);
 }
 
-Status run_ConvTranspose(const KernelContext& ctx) { return run_float_conv(ctx, true); }
+Status run_ConvTranspose(const KernelContext& ctx) { return run_conv_transpose(ctx); }
 
 Status run_Gemm(const KernelContext& ctx) {
-  if (ctx.inputs[0].dtype != DType::kF32)
-    return ctx.inputs[1].dtype == DType::kI4 ? run_w4a8_gemm(ctx) : run_quantized_gemm(ctx);
-  const TensorView& a = ctx.inputs[0];
-  const TensorView& b = ctx.inputs[1];
-  const TensorView* c = ctx.input(2);
-  const TensorView& y = ctx.outputs[0];
-  const model::Attributes& attrs = ctx.node.attrs;
-  const bool trans_a = attrs.get_int("transA") != 0, trans_b = attrs.get_int("transB") != 0;
-  const double alpha = attrs.get_float("alpha"), beta = attrs.get_float("beta");
-  const int64_t m = y.dim(0), n = y.dim(1), k = trans_a ? a.dim(0) : a.dim(1);
-  const float* av = a.as<const float>();
-  const float* bv = b.as<const float>();
-  // C broadcasts to [M, N]: a missing or size-1 dim repeats.
-  const int64_t c_rows = c != nullptr && c->rank() == 2 ? c->dim(0) : 1;
-  const int64_t c_cols = c != nullptr && c->rank() >= 1 ? c->dim(c->rank() - 1) : 1;
-  float* out = y.as<float>();
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double acc = 0;
-      for (int64_t p = 0; p < k; ++p)
-        acc += double{trans_a ? av[p * m + i] : av[i * k + p]} * double{trans_b ? bv[j * k + p] : bv[p * n + j]};
-      double value = alpha * acc;
-      if (c != nullptr)
-        value += beta * c->as<const float>()[(c_rows == 1 ? 0 : i) * c_cols + (c_cols == 1 ? 0 : j)];
-      out[i * n + j] = static_cast<float>(value);
-    }
-  return ok();
+  if (ctx.inputs[0].dtype == DType::kF32) return run_float_gemm(ctx);
+  return ctx.inputs[1].dtype == DType::kI4 ? run_w4a8_gemm(ctx) : run_quantized_gemm(ctx);
 }
 
 Status run_MatMul(const KernelContext& ctx) {
   const MatMulDims d = matmul_dims(ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]);
-  if (ctx.inputs[0].dtype != DType::kF32) return run_quantized_matmul(ctx, d);
-  float* y = ctx.outputs[0].as<float>();
-  matmul<double>(d, ctx.inputs[0].as<const float>(), 0.0, ctx.inputs[1].as<const float>(),
-                 [](int64_t) { return 0.0; },
-                 [&](int64_t index, int64_t, double acc) { y[index] = static_cast<float>(acc); });
-  return ok();
+  if (ctx.inputs[0].dtype == DType::kF32) return run_float_matmul(ctx, d);
+  return run_quantized_matmul(ctx, d);
 }
 
 Status run_MaxPool(const KernelContext& ctx) {
