@@ -18,3 +18,6 @@ for t in node/test_conv_with_strides_padding node/test_gemm_all_attributes node/
          node/test_resize_upsample_scales_linear; do
   cp "$data/$t/model.onnx" "$root/fuzz/corpus/onnx_import/$(echo "$t" | tr / _).onnx"
 done
+# .npz seeds: the fixtures numpy writes for the tests (stored, deflated, data descriptors).
+mkdir -p "$root/fuzz/corpus/npz"
+/usr/bin/python3 "$root/tests/data/make_npz_fixtures.py" "$root/fuzz/corpus/npz"

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "edgeloop/base/file.h"
 #include "edgeloop/compress/dataset.h"
 #include "edgeloop/compress/evaluate.h"
 #include "edgeloop/model/npy.h"
@@ -221,7 +222,10 @@ TEST(Calibration, BadSpecsAreRefusedWithWhatWasExpected) {
     EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument) << spec;
   }
   EXPECT_NE(CalibrationSource::parse("bogus", g).error().message.find("random:N"), std::string::npos);
-  EXPECT_EQ(CalibrationSource::parse("calib.npz", g).error().code, ErrorCode::kUnsupported);
+  auto npz = CalibrationSource::parse("no_such_calib.npz", g);  // read as an .npz, not an unknown spec
+  ASSERT_FALSE(npz);
+  EXPECT_EQ(npz.error().code, ErrorCode::kIo);
+  EXPECT_NE(npz.error().message.find("calibration data 'no_such_calib.npz'"), std::string::npos) << npz.error().message;
 
   // random:N needs f32 inputs.
   model::Graph ints = g;
@@ -269,6 +273,128 @@ TEST(Calibration, NpyFolderFeedsOneSamplePerFileInNameOrder) {
   ASSERT_FALSE(stats);
   EXPECT_EQ(stats.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(stats.error().message.find("[1,4]"), std::string::npos) << stats.error().message;
+  fs::remove_all(dir);
+}
+
+std::string npz_fixture(const char* name) { return (fs::path(EDGELOOP_SOURCE_DIR) / "tests/data" / name).string(); }
+
+TEST(Calibration, NpzFeedsTheStackedSamplesOfTheInputsArray) {
+  const model::Graph g = testing::tiny_mlp();
+  auto program = runtime::Program::from_graph(g);
+  ASSERT_TRUE(program);
+  // The same three samples as x [3, 1, 4] (stored) and, since x is [1, 4], as x [3, 4] (deflated).
+  std::vector<Sample> samples;
+  for (int i = 0; i < 3; ++i)
+    samples.push_back({testing::tensor_f32("x", {1, 4}, {2.f * i - 2, 2.f * i - 1.5f, 2.f * i - 1, 2.f * i - 0.5f})});
+  auto reference = CalibrationSource::from_samples(samples, g);
+  ASSERT_TRUE(reference) << reference.error().message;
+  auto want = collect_statistics(*program, *reference);
+  ASSERT_TRUE(want) << want.error().message;
+  for (const char* file : {"calib_x_stored.npz", "calib_x_compressed.npz"}) {
+    SCOPED_TRACE(file);
+    auto src = CalibrationSource::parse(npz_fixture(file), g);
+    ASSERT_TRUE(src) << src.error().message;
+    EXPECT_EQ(src->size(), 3);
+    EXPECT_EQ(src->description(), npz_fixture(file));
+    for (int64_t i = 0; i < 3; ++i) {
+      auto s = src->sample(i);
+      ASSERT_TRUE(s) << s.error().message;
+      ASSERT_EQ(s->size(), 1u);
+      EXPECT_EQ((*s)[0].name, "x");
+      EXPECT_EQ((*s)[0].shape, (model::Shape{1, 4}));
+      EXPECT_EQ((*s)[0].bytes, samples[i][0].bytes) << "sample " << i;
+    }
+    EXPECT_EQ(src->sample(3).error().code, ErrorCode::kOutOfRange);
+    auto stats = collect_statistics(*program, *src);
+    ASSERT_TRUE(stats) << stats.error().message;
+    ASSERT_EQ(stats->tensors.size(), want->tensors.size());
+    for (size_t k = 0; k < want->tensors.size(); ++k) {
+      EXPECT_EQ(stats->tensors[k].min, want->tensors[k].min);
+      EXPECT_EQ(stats->tensors[k].max, want->tensors[k].max);
+      EXPECT_EQ(stats->tensors[k].bins, want->tensors[k].bins);
+    }
+  }
+  // A one-input model takes the archive's only array whatever its name.
+  model::Graph renamed = g;
+  renamed.tensors[renamed.inputs[0]].name = "image";
+  auto only = CalibrationSource::parse(npz_fixture("calib_x_stored.npz"), renamed);
+  ASSERT_TRUE(only) << only.error().message;
+  EXPECT_EQ((*only->sample(2))[0].name, "image");
+  EXPECT_EQ((*only->sample(2))[0].bytes, samples[2][0].bytes);
+}
+
+// in0, in1: f32 [1, 3] → Add.
+model::Graph two_input_graph() {
+  model::Graph g = testing::one_node_graph(model::OpType::kAdd, {{model::DType::kF32, {1, 3}}, {model::DType::kF32, {1, 3}}}, {});
+  g.inputs = g.nodes[0].inputs;
+  return g;
+}
+
+TEST(Calibration, NpzFeedsEachInputTheArrayOfItsName) {
+  const model::Graph g = two_input_graph();
+  auto src = CalibrationSource::parse(npz_fixture("calib_two_inputs.npz"), g);  // in0 [2, 1, 3], in1 [2, 3]
+  ASSERT_TRUE(src) << src.error().message;
+  EXPECT_EQ(src->size(), 2);
+  auto s = src->sample(1);
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_EQ((*s)[0].name, "in0");
+  EXPECT_EQ((*s)[1].name, "in1");
+  EXPECT_EQ((*s)[0].shape, (model::Shape{1, 3}));
+  EXPECT_EQ((*s)[1].shape, (model::Shape{1, 3}));
+  const auto in0 = (*s)[0].values<float>(), in1 = (*s)[1].values<float>();
+  EXPECT_EQ(std::vector<float>(in0.begin(), in0.end()), (std::vector<float>{1.25f, 1.5f, 1.75f}));
+  EXPECT_EQ(std::vector<float>(in1.begin(), in1.end()), (std::vector<float>{-1.25f, -1.5f, -1.75f}));
+
+  // The inputs in the other order still get the arrays of their names.
+  model::Graph swapped = g;
+  std::swap(swapped.inputs[0], swapped.inputs[1]);
+  auto src2 = CalibrationSource::parse(npz_fixture("calib_two_inputs.npz"), swapped);
+  ASSERT_TRUE(src2) << src2.error().message;
+  EXPECT_EQ((*src2->sample(0))[0].name, "in1");
+  EXPECT_EQ((*src2->sample(0))[0].values<float>()[0], -0.25f);
+}
+
+TEST(Calibration, NpzThatDoesNotFitTheModelIsRefusedWithWhatWasExpected) {
+  const model::Graph tiny = testing::tiny_mlp();
+  auto refused = [](const char* file, const model::Graph& g, const std::string& text) {
+    auto r = CalibrationSource::parse(npz_fixture(file), g);
+    ASSERT_FALSE(r) << file;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << r.error().message;
+    EXPECT_NE(r.error().message.find(text), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(file), std::string::npos) << r.error().message;
+  };
+  // No array named after the input, and more than one to choose from.
+  refused("calib_two_inputs.npz", tiny, "no array 'x' for input 'x' (the archive holds 'in0', 'in1')");
+  model::Graph renamed = two_input_graph();
+  renamed.tensors[renamed.inputs[1]].name = "mask";
+  refused("calib_two_inputs.npz", renamed, "no array 'mask' for input 'mask'");
+  // Wrong dtype, wrong shape.
+  model::Graph ints = tiny;
+  ints.tensors[ints.inputs[0]].dtype = model::DType::kI64;
+  refused("calib_x_stored.npz", ints, "array 'x' for input 'x' must be i64, got f32");
+  model::Graph wide = tiny;
+  wide.tensors[wide.inputs[0]].shape = {1, 5};
+  refused("calib_x_stored.npz", wide, "array 'x' for input 'x' [1,5] must be [N,1,5] or [N,5] (N samples), got [3,1,4]");
+  model::Graph batch2 = tiny;
+  batch2.tensors[batch2.inputs[0]].shape = {2, 4};
+  refused("calib_x_compressed.npz", batch2, "must be [N,2,4] (N samples), got [3,4]");
+  // Inputs with different sample counts; no samples at all.
+  refused("calib_counts_differ.npz", two_input_graph(), "array 'in1' holds 3 samples but 'in0' holds 2");
+  refused("calib_empty.npz", tiny, "array 'samples' is empty (0 samples)");
+
+  // A damaged archive: the reader's error, naming the data.
+  const fs::path dir = fs::temp_directory_path() / fmt::format("edgeloop_calib_npz_{}", ::getpid());
+  fs::create_directories(dir);
+  auto bytes = read_file(npz_fixture("calib_x_stored.npz"));
+  ASSERT_TRUE(bytes);
+  (*bytes)[bytes->size() - 120] ^= std::byte{1};
+  ASSERT_TRUE(write_file_durable(dir / "bad.npz", *bytes));
+  auto bad = CalibrationSource::parse((dir / "bad.npz").string(), tiny);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kCorrupt);
+  EXPECT_NE(bad.error().message.find("bad.npz"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("CRC-32"), std::string::npos) << bad.error().message;
   fs::remove_all(dir);
 }
 

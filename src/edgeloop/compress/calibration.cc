@@ -10,6 +10,7 @@
 #include "edgeloop/compress/dataset.h"
 #include "edgeloop/compress/evaluate.h"
 #include "edgeloop/model/npy.h"
+#include "edgeloop/model/npz.h"
 #include "edgeloop/runtime/golden.h"
 #include "edgeloop/runtime/session.h"
 
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kSpecHelp =
-    "expected fashion-mnist:SPLIT[:N|:A-B] (SPLIT train or test), random:N or a folder of .npy files";
+    "expected fashion-mnist:SPLIT[:N|:A-B] (SPLIT train or test), random:N, a folder of .npy files or a .npz file";
 constexpr uint64_t kRandomSeed = 0x5eed'ca11'b4a7'e000ULL;
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -49,6 +50,65 @@ std::vector<model::Tensor> input_tensors(const model::Graph& graph) {
     inputs.push_back(std::move(t));
   }
   return inputs;
+}
+
+// "[N,1,4]": `shape` with a leading sample axis N, from dimension `from` on.
+std::string stacked_shape_str(const model::Shape& shape, size_t from) {
+  std::string s = "[N";
+  for (size_t d = from; d < shape.size(); ++d) s += fmt::format(",{}", shape[d]);
+  return s + "]";
+}
+
+// .npz calibration data: per model input, the array of its samples stacked on a new leading axis.
+struct StackedInputs {
+  std::vector<model::TensorData> arrays;  // in graph input order
+  std::vector<size_t> sample_bytes;       // bytes of one sample of each array
+  int64_t count = 0;                      // N, the same for every input
+};
+
+Result<StackedInputs> read_stacked_inputs(std::string_view spec, const std::vector<model::Tensor>& inputs) {
+  auto read = model::read_npz(fs::path(spec));
+  if (!read) return std::unexpected(std::move(read).error().context(fmt::format("calibration data '{}'", spec)));
+  std::vector<model::TensorData> arrays = std::move(*read);
+  StackedInputs out;
+  for (const model::Tensor& in : inputs) {
+    // The array named after the input or, for a one-input model, the archive's only array.
+    auto it = std::find_if(arrays.begin(), arrays.end(), [&](const model::TensorData& a) { return a.name == in.name; });
+    if (it == arrays.end() && inputs.size() == 1 && arrays.size() == 1) it = arrays.begin();
+    if (it == arrays.end()) {
+      std::string names;
+      for (const model::TensorData& a : arrays) names += (names.empty() ? "'" : ", '") + a.name + "'";
+      return make_error(ErrorCode::kInvalidArgument, "calibration data '{}': no array '{}' for input '{}' (the archive holds {})", spec,
+                        in.name, in.name, names.empty() ? "no arrays" : names);
+    }
+    model::TensorData& a = *it;
+    if (a.dtype != in.dtype)
+      return make_error(ErrorCode::kInvalidArgument, "calibration data '{}': array '{}' for input '{}' must be {}, got {}", spec, a.name,
+                        in.name, model::dtype_name(in.dtype), model::dtype_name(a.dtype));
+    // [N, *shape], or [N, *shape[1:]] when the input has batch 1.
+    const model::Shape& want = in.shape;
+    const bool stacked = a.shape.size() == want.size() + 1 && std::equal(want.begin(), want.end(), a.shape.begin() + 1);
+    const bool batch_one = !want.empty() && want[0] == 1 && a.shape.size() == want.size() &&
+                           std::equal(want.begin() + 1, want.end(), a.shape.begin() + 1);
+    if (!stacked && !batch_one)
+      return make_error(ErrorCode::kInvalidArgument, "calibration data '{}': array '{}' for input '{}' {} must be {}{} (N samples), got {}",
+                        spec, a.name, in.name, model::shape_str(want), stacked_shape_str(want, 0),
+                        !want.empty() && want[0] == 1 ? " or " + stacked_shape_str(want, 1) : "", model::shape_str(a.shape));
+    const int64_t n = a.shape[0];
+    if (n == 0) return make_error(ErrorCode::kInvalidArgument, "calibration data '{}': array '{}' is empty (0 samples)", spec, a.name);
+    if (out.arrays.empty()) {
+      out.count = n;
+    } else if (n != out.count) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "calibration data '{}': array '{}' holds {} samples but '{}' holds {}; every input needs the same number", spec,
+                        a.name, n, out.arrays.front().name, out.count);
+    }
+    out.sample_bytes.push_back(a.bytes.size() / static_cast<size_t>(n));
+    // Graph inputs have distinct names, so no array serves two inputs: its bytes can move.
+    out.arrays.push_back({a.name, a.dtype, a.shape, std::move(a.bytes)});
+  }
+  if (out.count == 0) return make_error(ErrorCode::kInvalidArgument, "calibration data '{}' is empty", spec);
+  return out;
 }
 
 }  // namespace
@@ -120,8 +180,19 @@ Result<CalibrationSource> CalibrationSource::parse(std::string_view spec, const 
                             },
                             input_tensors(graph));
   } else if (spec.ends_with(".npz")) {
-    return make_error(ErrorCode::kUnsupported, "calibration data '{}': .npz is not supported yet; unpack it into a folder of .npy files",
-                      spec);
+    EL_TRY(StackedInputs data, read_stacked_inputs(spec, input_tensors(graph)));
+    auto stacked = std::make_shared<const StackedInputs>(std::move(data));
+    src = CalibrationSource(std::string(spec), stacked->count,
+                            [stacked, inputs = input_tensors(graph)](int64_t i) -> Result<Sample> {
+                              Sample s;
+                              for (size_t k = 0; k < inputs.size(); ++k) {
+                                const model::TensorData& a = stacked->arrays[k];
+                                const size_t n = stacked->sample_bytes[k], at = static_cast<size_t>(i) * n;
+                                s.push_back({inputs[k].name, a.dtype, inputs[k].shape, {a.bytes.begin() + at, a.bytes.begin() + at + n}});
+                              }
+                              return s;
+                            },
+                            input_tensors(graph));
   } else if (std::error_code ec; !spec.empty() && fs::is_directory(fs::path(spec), ec)) {
     if (graph.inputs.size() != 1)
       return make_error(ErrorCode::kInvalidArgument,

@@ -26,7 +26,9 @@ class CalibrationSource {
  public:
   // spec: "fashion-mnist:train[:N]", "fashion-mnist:test[:N]" (the model's input preprocessing
   // applied, see image_to_input), "random:N" (uniform [-1, 1], deterministic, f32 inputs only) or
-  // a folder of .npy files, one sample per file in name order (one-input models only).
+  // a folder of .npy files, one sample per file in name order (one-input models only), or a .npz
+  // file: per input, the array named after it (or a one-input model's only array) holding N
+  // samples as [N, *shape], or [N, *shape[1:]] when the input's first dimension is 1.
   // Checked against the model's inputs; errors say what was expected.
   static Result<CalibrationSource> parse(std::string_view spec, const model::Graph& graph);
   // Explicit samples, each checked against the model's inputs.
