@@ -537,7 +537,7 @@ TEST(QuantizedRelu, ClampsAtTheZeroPoint) {
             (std::vector<uint8_t>{128, 128, 128, 200, 255}));
 }
 
-TEST(QuantizedClip, BoundsAreQuantizedWithX_sParametersTiesToEven) {
+TEST(QuantizedClip, BoundsAreQuantizedWithTheInputsParametersTiesToEven) {
   // Scale 0.5, zero point 10: q(0.25) = round(0.5) + 10 = 10, q(0.75) = round(1.5) + 10 = 12.
   Value x = Value::of<int8_t>({7}, {-128, 9, 10, 11, 12, 13, 127}, per_tensor(0.5f, 10));
   EXPECT_EQ(run_values<int8_t>(OpType::kClip, attrs({{"min", 0.25f}, {"max", 0.75f}}), {&x}, DType::kI8, x.quant),
