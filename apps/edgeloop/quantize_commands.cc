@@ -28,7 +28,7 @@ struct CommonArgs {
 
 void add_common(CLI::App* cmd, CommonArgs& a) {
   cmd->add_option("--calib", a.calib,
-                  "calibration data: fashion-mnist:SPLIT[:N|:A-B], random:N, or a folder of .npy files (one sample each)");
+                  "calibration data: fashion-mnist:SPLIT[:N|:A-B], random:N, FILE.npz (samples stacked per input) or a folder of .npy files (one sample each)");
   cmd->add_option("--eval", a.eval, "labelled images the floor and the accuracy refer to")->capture_default_str();
   cmd->add_option("--holdout", a.holdout,
                   "images for the sensitivity sweep and the plan search (default: the first 2000 of --eval)");
@@ -115,7 +115,7 @@ void run_quantize(const QuantizeArgs& a) {
   if (mixed && !floor_of(c).set()) throw CommandError{"--scheme mixed needs an accuracy floor: --floor 0.89 or --max-drop 0.5"};
   const bool needs_calibration = mixed || uses_int8_activations(*mode);
   if (needs_calibration && c.calib.empty())
-    throw CommandError{fmt::format("--scheme {} quantizes activations and needs calibration data: --calib fashion-mnist:train:1000, "
+    throw CommandError{fmt::format("--scheme {} quantizes activations and needs calibration data: --calib fashion-mnist:train:1000, FILE.npz, "
                                    "random:N or a folder of .npy files",
                                    a.scheme)};
 

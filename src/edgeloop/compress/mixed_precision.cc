@@ -56,7 +56,7 @@ Result<Score> PlanScorer::score(const QuantPlan& plan) const {
   constexpr double kTiny = 1e-12;
   for (size_t i = 0; i < probs.size(); ++i)
     if (fp32_probs_[i] > 0) kl += fp32_probs_[i] * std::log((fp32_probs_[i] + kTiny) / (probs[i] + kTiny));
-  return Score{r.accuracy(), kl / static_cast<double>(std::max<int64_t>(r.count, 1))};
+  return Score{r.accuracy(), kl / static_cast<double>(std::max<int64_t>(r.count, 1)), r.latency_us};
 }
 
 const LayerSensitivity::Entry* LayerSensitivity::find(LayerMode m) const {

@@ -17,6 +17,7 @@ namespace edgeloop::compress {
 struct Score {
   double accuracy = 0;  // top-1
   double kl = 0;        // mean KL(softmax(fp32 logits) || softmax(logits)), nats
+  Summary latency_us;   // per inference, reference runtime
 };
 
 // Scores plans on a fixed image set against the FP32 model's own outputs there. `stats` must

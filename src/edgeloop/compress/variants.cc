@@ -91,7 +91,6 @@ Result<Summary> measure(const runtime::Program& program, const ImageDataset& dat
   eval.threads = threads;
   EL_TRY(EvalReport r, evaluate_classifier(program, data, eval));
   v.accuracy = r.accuracy();
-  v.arena_bytes = static_cast<int64_t>(program.plan().arena_bytes);
   return r.latency_us;
 }
 
@@ -151,6 +150,9 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
   base.latency_us = eval.fp32_latency_us();
   m.floor = o.floor.resolve(base.accuracy);
 
+  // Variants with the same plan (e.g. mixed = w4a8) are measured once; the mixed plan comes
+  // with its score on the eval images from the search.
+  std::vector<std::pair<QuantPlan, Score>> measured = {{QuantPlan{}, Score{base.accuracy, 0, base.latency_us}}};
   auto finish = [&](VariantResult v, model::Graph g) -> Status {
     const fs::path file = staging.path() / (v.name + ".edge");
     EL_CHECK(model::write_artifact(g, file));
@@ -159,11 +161,15 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
     v.file = file.filename().string();
     v.bytes = static_cast<int64_t>(bytes.size());
     v.sha256 = to_hex(sha256(bytes.span()));
-    if (v.name != "fp32") {
+    v.arena_bytes = static_cast<int64_t>(program.plan().arena_bytes);
+    auto known = std::find_if(measured.begin(), measured.end(), [&](const auto& e) { return e.first == v.plan; });
+    if (known != measured.end()) {
+      v.accuracy = known->second.accuracy;
+      v.latency_us = known->second.latency_us;
+    } else {
       log(fmt::format("measuring {} on {} images", v.name, eval_set.count));
       EL_TRY(v.latency_us, measure(program, eval_set, o.threads, v));
-    } else {
-      v.arena_bytes = static_cast<int64_t>(program.plan().arena_bytes);
+      measured.emplace_back(v.plan, Score{v.accuracy, 0, v.latency_us});
     }
     m.variants.push_back(std::move(v));
     return ok();
@@ -179,6 +185,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
       m.sensitivity = std::move(found.sensitivity);
       m.mixed_search = std::move(found.steps);
       v.plan = std::move(found.mixed.plan);
+      measured.emplace_back(v.plan, found.mixed.score);
     } else {
       EL_TRY(LayerMode mode, parse_layer_mode(scheme));
       v.plan = uniform_plan(fp32, mode, qopt.group_size);
