@@ -1,6 +1,7 @@
 // edgeloop model quantize | variants: the compression toolchain (docs/quantization.md).
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 
@@ -23,7 +24,7 @@ struct CommonArgs {
   double percentile = 99.99;
   std::optional<double> floor, max_drop;
   int group_size = 32, threads = 2;
-  bool json = false;
+  bool json = false, per_tensor_weights = false;
 };
 
 void add_common(CLI::App* cmd, CommonArgs& a) {
@@ -42,6 +43,8 @@ void add_common(CLI::App* cmd, CommonArgs& a) {
   cmd->add_option("--group-size", a.group_size, "int4 weights per group along the reduction")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
+  cmd->add_flag("--per-tensor-weights", a.per_tensor_weights,
+                "int8 weights with one scale per tensor instead of per output channel (to compare; per channel is better)");
   cmd->add_option("--threads", a.threads, "evaluation sessions in parallel")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_flag("--json", a.json, "print the result as JSON");
 }
@@ -56,6 +59,7 @@ QuantizeOptions quantize_options(const CommonArgs& a) {
     o.range_overrides.emplace_back(item.substr(0, eq), unwrap(parse_range_method(item.substr(eq + 1)), "--range-for"));
   }
   o.group_size = a.group_size;
+  o.per_tensor_int8_weights = a.per_tensor_weights;
   return o;
 }
 
@@ -78,7 +82,7 @@ Json report_json(const QuantizeReport& r) {
   Json layers = Json::array();
   for (const auto& l : r.layers)
     layers.push_back({{"node", l.node}, {"op", l.op}, {"mode", l.mode}, {"bytes_before", l.bytes_before}, {"bytes_after", l.bytes_after},
-                      {"note", l.note}});
+                      {"weight_sqnr_db", std::isfinite(l.weight_sqnr_db) ? Json(l.weight_sqnr_db) : Json(nullptr)}, {"note", l.note}});
   return {{"layers", layers},
           {"integer_ops", r.integer_ops},
           {"fused", r.fused},
@@ -90,10 +94,10 @@ Json report_json(const QuantizeReport& r) {
 }
 
 void print_report(const QuantizeReport& r) {
-  fmt::print("  {:<32} {:<6} {:<6} {:>10} {:>10}\n", "layer", "op", "mode", "bytes", "fp32 bytes");
+  fmt::print("  {:<40} {:<5} {:<6} {:>9} {:>10} {:>10}\n", "layer", "op", "mode", "bytes", "fp32 bytes", "weight SQNR");
   for (const auto& l : r.layers)
-    fmt::print("  {:<32} {:<6} {:<6} {:>10} {:>10}{}\n", l.node, l.op, l.mode, l.bytes_after, l.bytes_before,
-               l.note.empty() ? "" : "  " + l.note);
+    fmt::print("  {:<40} {:<5} {:<6} {:>9} {:>10} {:>8.1f} dB{}\n", l.node, l.op, l.mode, l.bytes_after, l.bytes_before,
+               l.weight_sqnr_db, l.note.empty() ? "" : "  " + l.note);
   fmt::print("  weights: {} bytes (FP32 {}, {:.3f}x)\n", r.weight_bytes_after, r.weight_bytes_before,
              static_cast<double>(r.weight_bytes_after) / static_cast<double>(std::max<int64_t>(r.weight_bytes_before, 1)));
   if (!r.integer_ops.empty()) fmt::print("  on integers: {}\n", fmt::join(r.integer_ops, ", "));

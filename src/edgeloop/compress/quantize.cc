@@ -182,18 +182,21 @@ Tensor make_constant(std::string name, DType dtype, model::Shape shape, std::vec
   return t;
 }
 
-// Symmetric int8 per output channel: scale = max|w| / 127, q in [-127, 127].
-Tensor quantize_int8_rows(std::string name, const std::vector<float>& rows, model::Shape shape) {
+// Symmetric int8 per output channel (or per tensor): scale = max|w| / 127, q in [-127, 127].
+Tensor quantize_int8_rows(std::string name, const std::vector<float>& rows, model::Shape shape, bool per_tensor) {
   const int64_t channels = shape[0];
   const int64_t row = channels == 0 ? 0 : static_cast<int64_t>(rows.size()) / channels;
   std::vector<std::byte> bytes(rows.size());
   QuantParams q;
-  q.axis = 0;
+  q.axis = per_tensor ? -1 : 0;
+  float tensor_absmax = 0.f;
+  for (float v : rows) tensor_absmax = std::max(tensor_absmax, std::fabs(v));
   for (int64_t c = 0; c < channels; ++c) {
     float absmax = 0.f;
     for (int64_t k = 0; k < row; ++k) absmax = std::max(absmax, std::fabs(rows[c * row + k]));
+    if (per_tensor) absmax = tensor_absmax;
     const float scale = absmax > 0 ? absmax / 127.f : 1.f;
-    q.scales.push_back(scale);
+    if (!per_tensor || c == 0) q.scales.push_back(scale);
     for (int64_t k = 0; k < row; ++k) {
       const float v = std::nearbyint(rows[c * row + k] / scale);
       bytes[c * row + k] = static_cast<std::byte>(static_cast<int8_t>(std::clamp(v, -127.f, 127.f)));
@@ -248,6 +251,29 @@ Tensor to_f16(std::string name, const std::vector<float>& rows, model::Shape sha
   std::vector<std::byte> bytes(rows.size() * 2);
   for (size_t i = 0; i < rows.size(); ++i) store_le(bytes.data() + 2 * i, model::float_to_half(rows[i]));
   return make_constant(std::move(name), DType::kF16, std::move(shape), std::move(bytes));
+}
+
+// Signal-to-quantization-noise ratio of stored weights against the FP32 rows, in dB:
+// 10·log10(Σw² / Σ(w − ŵ)²); infinite when exact.
+double weight_sqnr_db(const std::vector<float>& rows, const Tensor& stored) {
+  double signal = 0, noise = 0;
+  const model::GroupLayout layout = model::group_layout(stored.shape, stored.quant.block_size);
+  const int64_t row = stored.shape.empty() || stored.shape[0] == 0 ? 1 : static_cast<int64_t>(rows.size()) / stored.shape[0];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto n = static_cast<int64_t>(i);
+    double w_hat = 0;
+    switch (stored.dtype) {
+      case DType::kF16: w_hat = model::half_to_float(load_le<uint16_t>(stored.data.data() + 2 * i)); break;
+      case DType::kI8:
+        w_hat = static_cast<double>(static_cast<int8_t>(stored.data.data()[i])) * stored.quant.scales[stored.quant.per_tensor() ? 0 : n / row];
+        break;
+      case DType::kI4: w_hat = static_cast<double>(model::load_i4(stored.data.data(), n)) * stored.quant.scales[layout.scale_index(n)]; break;
+      default: w_hat = rows[i]; break;
+    }
+    signal += double{rows[i]} * rows[i];
+    noise += (w_hat - rows[i]) * (w_hat - rows[i]);
+  }
+  return noise > 0 ? 10 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
 }
 
 // i32 bias of a W8A8 layer: round(b / (s_x · s_w[c])), saturated; scale s_x · s_w[c], zero point 0.
@@ -484,8 +510,10 @@ Status Rewriter::emit_layer(const Node& n, LayerMode mode, TensorId output, cons
     after += static_cast<int64_t>(b->byte_size());
     return id;
   };
+  double sqnr = std::numeric_limits<double>::infinity();
   auto weight = [&](Tensor t) {
     after += static_cast<int64_t>(t.byte_size());
+    sqnr = weight_sqnr_db(rows, t);
     t.name = fresh(w.name, "");
     return add(std::move(t));
   };
@@ -530,8 +558,11 @@ Status Rewriter::emit_layer(const Node& n, LayerMode mode, TensorId output, cons
       EL_TRY(TensorId x, int_version(n.inputs[0]));
       const float input_scale = out_.graph.tensors[x].quant.scales[0];
       if (mode == LayerMode::kInt8) {
-        Tensor q = quantize_int8_rows("", rows, rows_shape);
-        const std::vector<float> scales = q.quant.scales;
+        Tensor q = quantize_int8_rows("", rows, rows_shape, options_.per_tensor_int8_weights);
+        // The bias has one scale per output channel either way: s_x · s_w[c].
+        const std::vector<float> scales = q.quant.per_tensor()
+                                              ? std::vector<float>(static_cast<size_t>(rows_shape[0]), q.quant.scales[0])
+                                              : q.quant.scales;
         inputs = {x, weight(std::move(q))};
         if (b != nullptr) {
           Tensor qb = quantize_bias(fresh(b->name, ""), *b, input_scale, scales);
@@ -549,7 +580,7 @@ Status Rewriter::emit_layer(const Node& n, LayerMode mode, TensorId output, cons
       break;
     }
   }
-  out_.report.layers.push_back({n.name, std::string(model::op_name(n.op)), std::string(layer_mode_name(mode)), before, after, {}});
+  out_.report.layers.push_back({n.name, std::string(model::op_name(n.op)), std::string(layer_mode_name(mode)), before, after, sqnr, {}});
   add_node(op, n.name, std::move(inputs), {out}, std::move(attrs));
   return ok();
 }

@@ -73,6 +73,9 @@ struct QuantizeOptions {
   RangeOptions range_options;
   std::vector<std::pair<std::string, RangeMethod>> range_overrides;  // per activation tensor name
   int group_size = 32;                                               // int4: weights per group
+  // int8 weights with one scale per tensor instead of per output channel: only to show what
+  // per-channel scales buy (a depthwise conv's channels differ by orders of magnitude).
+  bool per_tensor_int8_weights = false;
   std::string variant;       // metadata variant name; default: the single mode used, or "mixed"
   std::string calibration;   // description of the calibration data, recorded in the metadata
 };
@@ -81,6 +84,7 @@ struct QuantizeReport {
   struct LayerReport {
     std::string node, op, mode;
     int64_t bytes_before = 0, bytes_after = 0;
+    double weight_sqnr_db = 0;  // stored weights vs FP32: 10·log10(Σw² / Σ(w − ŵ)²); inf when exact
     std::string note;  // e.g. why an ineligible layer stayed fp32
   };
   std::vector<LayerReport> layers;
