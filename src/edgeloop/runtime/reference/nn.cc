@@ -893,9 +893,15 @@ Status run_QuantizeLinear(const KernelContext& ctx) {
   return visit_int8(y.dtype, [&](auto ty) {
     using TY = decltype(ty);
     TY* out = y.as<TY>();
+    // The division is in float, as ONNX and onnxruntime do it: it decides which values are ties.
+    if (q.per_tensor()) {  // the common case, without a channel lookup per element
+      const float scale = q.scales[0];
+      const int32_t zero = q.zero_point(0);
+      for (int64_t i = 0; i < x.elements(); ++i) out[i] = quantize_value<TY>(xv[i] / scale, zero);
+      return ok();
+    }
     for (int64_t i = 0; i < x.elements(); ++i) {
       const size_t c = channel(i);
-      // The division is in float, as ONNX and onnxruntime do it: it decides which values are ties.
       out[i] = quantize_value<TY>(xv[i] / q.scales[c], q.zero_point(c));
     }
     return ok();
@@ -910,6 +916,10 @@ Status run_DequantizeLinear(const KernelContext& ctx) {
   float* out = ctx.outputs[0].as<float>();
   // y = scale · (q − zero_point): the difference is exact in float for every dtype but i32.
   auto dequantize = [&](auto load) {
+    if (q.per_tensor()) {  // the common case, without a channel lookup per element
+      for (int64_t i = 0; i < x.elements(); ++i) out[i] = static_cast<float>(load(i) - q.zero_point(0)) * q.scales[0];
+      return;
+    }
     for (int64_t i = 0; i < x.elements(); ++i) {
       const size_t c = q.per_group() ? layout.scale_index(i) : channel(i);
       out[i] = static_cast<float>(load(i) - q.zero_point(c)) * q.scales[c];
