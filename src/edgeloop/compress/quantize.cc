@@ -124,7 +124,7 @@ int64_t layer_bytes(const Layer& l, LayerMode mode, int group_size) {
   switch (mode) {
     case LayerMode::kFp32: return 4 * (weights + bias);
     case LayerMode::kFp16: return 2 * weights + 4 * bias;
-    case LayerMode::kInt8: return weights + 4 * bias + 4 * l.out_channels;  // + per-channel scales
+    case LayerMode::kInt8: return weights + 4 * bias + 2 * l.out_channels;  // + per-channel f16 scales
     case LayerMode::kW4A8:
     case LayerMode::kW4A32: return (weights + 1) / 2 + 2 * groups + 4 * bias;
   }
@@ -182,20 +182,22 @@ Tensor make_constant(std::string name, DType dtype, model::Shape shape, std::vec
   return t;
 }
 
-// Symmetric int8 per output channel (or per tensor): scale = max|w| / 127, q in [-127, 127].
+// Symmetric int8 per output channel (or per tensor): scale = f16(max|w| / 127), q = clamp(round(w / scale), -127, 127).
 Tensor quantize_int8_rows(std::string name, const std::vector<float>& rows, model::Shape shape, bool per_tensor) {
   const int64_t channels = shape[0];
   const int64_t row = channels == 0 ? 0 : static_cast<int64_t>(rows.size()) / channels;
   std::vector<std::byte> bytes(rows.size());
   QuantParams q;
   q.axis = per_tensor ? -1 : 0;
+  q.scale_dtype = DType::kF16;
   float tensor_absmax = 0.f;
   for (float v : rows) tensor_absmax = std::max(tensor_absmax, std::fabs(v));
   for (int64_t c = 0; c < channels; ++c) {
     float absmax = 0.f;
     for (int64_t k = 0; k < row; ++k) absmax = std::max(absmax, std::fabs(rows[c * row + k]));
     if (per_tensor) absmax = tensor_absmax;
-    const float scale = absmax > 0 ? absmax / 127.f : 1.f;
+    // Stored as f16 (half the bytes of f32, and 11 significant bits are plenty for a scale).
+    const float scale = model::half_to_float(model::float_to_half(absmax > 0 ? std::max(absmax / 127.f, 6.103515625e-05f) : 1.f));
     if (!per_tensor || c == 0) q.scales.push_back(scale);
     for (int64_t k = 0; k < row; ++k) {
       const float v = std::nearbyint(rows[c * row + k] / scale);
@@ -276,22 +278,17 @@ double weight_sqnr_db(const std::vector<float>& rows, const Tensor& stored) {
   return noise > 0 ? 10 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
 }
 
-// i32 bias of a W8A8 layer: round(b / (s_x · s_w[c])), saturated; scale s_x · s_w[c], zero point 0.
+// i32 bias of a W8A8 layer: round(b / (s_x · s_w[c])), saturated. Its scale is implied by the
+// layer (docs/ops.md), so none is stored.
 Tensor quantize_bias(std::string name, const Tensor& b, float input_scale, const std::vector<float>& weight_scales) {
   auto v = b.values<float>();
   std::vector<std::byte> bytes(v.size() * 4);
-  QuantParams q;
-  q.axis = 0;
   for (size_t c = 0; c < v.size(); ++c) {
     const double scale = double{input_scale} * weight_scales[c];
     const double r = std::nearbyint(v[c] / scale);
-    const auto value = static_cast<int32_t>(std::clamp(r, -2147483647.0, 2147483647.0));
-    store_le(bytes.data() + 4 * c, value);
-    q.scales.push_back(static_cast<float>(scale));
+    store_le(bytes.data() + 4 * c, static_cast<int32_t>(std::clamp(r, -2147483647.0, 2147483647.0)));
   }
-  Tensor t = make_constant(std::move(name), DType::kI32, {static_cast<int64_t>(v.size())}, std::move(bytes));
-  t.quant = std::move(q);
-  return t;
+  return make_constant(std::move(name), DType::kI32, {static_cast<int64_t>(v.size())}, std::move(bytes));
 }
 
 // ---- the rewrite ----
