@@ -514,21 +514,28 @@ Status run_w4a8_conv(const KernelContext& ctx) {
   const float x_scale = x.quant->scales[0], y_scale = y.quant->scales[0];
   const int32_t y_zero = y.quant->zero_point(0);
   int8_t* out = y.as<int8_t>();
-  std::vector<int64_t> acc;
+  // Group sums are int32: |x − x_zero| ≤ 255 and |w| ≤ 8, so up to 2^20 terms cannot overflow.
+  if (layout.block_size > (int64_t{1} << 20))
+    return ctx.fail(ErrorCode::kUnsupported, "int4 groups of {} weights; at most 2^20 are supported", layout.block_size);
   std::vector<int32_t> partial;
   std::vector<float> sum;
   for_each_quantized_patch_tile(
       c, x, [&](int64_t n, int64_t g, int64_t p0, int64_t count, const int16_t* patches) {
-        acc.resize(static_cast<size_t>(count));
         sum.resize(static_cast<size_t>(count));
+        partial.resize(static_cast<size_t>(count));
         for (int64_t m = g * mg; m < (g + 1) * mg; ++m) {
           std::fill(sum.begin(), sum.end(), 0.f);
+          const int16_t* wm = weights.data() + m * k_count;
           for (int64_t gi = 0; gi < layout.groups; ++gi) {
-            std::fill(acc.begin(), acc.end(), 0);
+            std::fill(partial.begin(), partial.end(), 0);
             const int64_t k0 = gi * layout.block_size, k1 = std::min(k_count, k0 + layout.block_size);
-            accumulate_exact(weights.data() + m * k_count, patches, k0, k1, count, partial, acc.data());
+            for (int64_t k = k0; k < k1; ++k) {
+              const int32_t wk = wm[k];
+              const int16_t* row = patches + k * count;
+              for (int64_t o = 0; o < count; ++o) partial[o] += wk * row[o];
+            }
             const float scale = w.quant->scales[static_cast<size_t>(m * layout.groups + gi)];
-            for (int64_t o = 0; o < count; ++o) sum[o] = w4a8_accumulate(sum[o], acc[o], scale);
+            for (int64_t o = 0; o < count; ++o) sum[o] = w4a8_accumulate(sum[o], partial[o], scale);
           }
           const float bm = bias != nullptr ? bias[m] : 0.f;
           int8_t* dst = out + (n * c.out_channels + m) * out_size + p0;
@@ -918,6 +925,16 @@ Status run_DequantizeLinear(const KernelContext& ctx) {
   auto dequantize = [&](auto load) {
     if (q.per_tensor()) {  // the common case, without a channel lookup per element
       for (int64_t i = 0; i < x.elements(); ++i) out[i] = static_cast<float>(load(i) - q.zero_point(0)) * q.scales[0];
+      return;
+    }
+    if (q.per_group()) {  // row by row, group by group: one scale per run of elements
+      for (int64_t r = 0; r < layout.rows; ++r)
+        for (int64_t g = 0; g < layout.groups; ++g) {
+          const size_t c = static_cast<size_t>(r * layout.groups + g);
+          const int64_t begin = r * layout.row_length + g * layout.block_size;
+          const int64_t end = std::min(begin + layout.block_size, (r + 1) * layout.row_length);
+          for (int64_t i = begin; i < end; ++i) out[i] = static_cast<float>(load(i) - q.zero_point(c)) * q.scales[c];
+        }
       return;
     }
     for (int64_t i = 0; i < x.elements(); ++i) {
