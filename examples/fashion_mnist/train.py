@@ -175,11 +175,12 @@ def export_onnx(model, path, opset_version=13, extra_metadata=None):
 
 
 def main(argv=None, make_model=FashionCNN, onnx_name=ONNX_NAME, doc=__doc__,
-         out_dir=os.path.dirname(os.path.abspath(__file__)), opset_version=13, extra_metadata=None):
+         out_dir=os.path.dirname(os.path.abspath(__file__)), opset_version=13, extra_metadata=None,
+         epochs=6):
     """Trains make_model() and writes onnx_name and LOGITS_NAME; other examples reuse it."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=6, help="training epochs")
+    parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     parser.add_argument("--out-dir", default=out_dir,
                         help=f"where to write {onnx_name} and {LOGITS_NAME}")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
