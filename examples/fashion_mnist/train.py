@@ -150,11 +150,11 @@ def train(model, x_train, y_train, x_test, y_test, epochs, batch_size, lr, seed)
               f"({time.time() - start:.1f} s)", flush=True)
 
 
-def export_onnx(model, path):
-    """Exports the eval-mode model (opset 13, batch 1) and adds edgeloop's metadata."""
+def export_onnx(model, path, opset_version=13, extra_metadata=None):
+    """Exports the eval-mode model (batch 1) and adds edgeloop's metadata (plus extra_metadata)."""
     model.eval()
     dummy = torch.zeros(1, 1, 28, 28, dtype=torch.float32)
-    torch.onnx.export(model, dummy, path, opset_version=13, input_names=["input"],
+    torch.onnx.export(model, dummy, path, opset_version=opset_version, input_names=["input"],
                       output_names=["logits"], do_constant_folding=True,
                       training=torch.onnx.TrainingMode.EVAL)
     proto = onnx.load(path)
@@ -163,6 +163,7 @@ def export_onnx(model, path):
         "edgeloop.input.mean": f"{MEAN:.4f}",
         "edgeloop.input.std": f"{STD:.4f}",
         "edgeloop.labels": ",".join(LABELS),
+        **(extra_metadata or {}),
     }
     del proto.metadata_props[:]
     for key, value in metadata.items():
@@ -173,12 +174,15 @@ def export_onnx(model, path):
     return proto
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def main(argv=None, make_model=FashionCNN, onnx_name=ONNX_NAME, doc=__doc__,
+         out_dir=os.path.dirname(os.path.abspath(__file__)), opset_version=13, extra_metadata=None,
+         epochs=6):
+    """Trains make_model() and writes onnx_name and LOGITS_NAME; other examples reuse it."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=6, help="training epochs")
-    parser.add_argument("--out-dir", default=os.path.dirname(os.path.abspath(__file__)),
-                        help=f"where to write {ONNX_NAME} and {LOGITS_NAME}")
+    parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    parser.add_argument("--out-dir", default=out_dir,
+                        help=f"where to write {onnx_name} and {LOGITS_NAME}")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     parser.add_argument("--data-dir", default=DATA_DIR, help="folder with the four IDX .gz files")
     parser.add_argument("--batch-size", type=int, default=128, help="training batch size")
@@ -203,7 +207,7 @@ def main(argv=None):
     y_train, y_test = torch.from_numpy(y_train), torch.from_numpy(y_test)
     print(f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}")
 
-    model = FashionCNN()
+    model = make_model()
     params = sum(p.numel() for p in model.parameters())
     print(f"model: {params} parameters")
 
@@ -217,9 +221,9 @@ def main(argv=None):
     print(f"test accuracy (top-1, 10000 images): {accuracy:.4f}")
 
     os.makedirs(args.out_dir, exist_ok=True)
-    onnx_path = os.path.join(args.out_dir, ONNX_NAME)
+    onnx_path = os.path.join(args.out_dir, onnx_name)
     logits_path = os.path.join(args.out_dir, LOGITS_NAME)
-    proto = export_onnx(model, onnx_path)
+    proto = export_onnx(model, onnx_path, opset_version, extra_metadata)
     np.save(logits_path, logits.numpy().astype(np.float32))
     ops = sorted({node.op_type for node in proto.graph.node})
     print(f"wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes; ops: {', '.join(ops)})")

@@ -19,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 const fs::path kExamples = fs::path(EDGELOOP_SOURCE_DIR) / "examples/fashion_mnist";
+const fs::path kMobileNetExample = fs::path(EDGELOOP_SOURCE_DIR) / "examples/fashion_mobilenet";
 
 // Import, write, and load back through the verifying loader, as a device would receive it.
 runtime::Program import_and_load(const fs::path& onnx, const model::ImportOptions& opts = {}) {
@@ -33,8 +34,10 @@ runtime::Program import_and_load(const fs::path& onnx, const model::ImportOption
   return std::move(*p);
 }
 
-TEST(FashionMnist, EdgeModelMatchesPyTorchOnAllTestImages) {
-  auto program = import_and_load(kExamples / "fashion_cnn.onnx");
+// Runs all 10,000 Fashion-MNIST test images through `onnx` (imported, batch 1, reference runtime)
+// and compares with PyTorch's eval-mode logits `torch_logits` (float32 [10000,10], file order).
+void expect_matches_pytorch_on_all_test_images(const fs::path& onnx, const fs::path& torch_logits) {
+  auto program = import_and_load(onnx);
   auto data = load_fashion_mnist("test");
   ASSERT_TRUE(data) << data.error().message;
   ASSERT_EQ(data->count, 10000);
@@ -42,7 +45,7 @@ TEST(FashionMnist, EdgeModelMatchesPyTorchOnAllTestImages) {
   opts.keep_logits = true;
   auto report = evaluate_classifier(program, *data, opts);
   ASSERT_TRUE(report) << report.error().message;
-  auto torch = model::read_npy(kExamples / "torch_test_logits.npy");
+  auto torch = model::read_npy(torch_logits);
   ASSERT_TRUE(torch) << torch.error().message;
   ASSERT_EQ(torch->shape, (model::Shape{10000, 10}));
   auto ref = torch->values<float>();
@@ -59,14 +62,25 @@ TEST(FashionMnist, EdgeModelMatchesPyTorchOnAllTestImages) {
     same_top1 += ref_best == report->predicted[i];
     torch_correct += ref_best == data->labels[i];
   }
-  RecordProperty("top1", std::to_string(report->accuracy()));
-  RecordProperty("max_abs_logit_diff", std::to_string(max_abs));
-  std::printf("edgeloop top-1 %.4f, PyTorch top-1 %.4f, same top-1 on %lld/10000, max |logit diff| %.3g\n",
-              report->accuracy(), torch_correct / 10000.0, static_cast<long long>(same_top1), max_abs);
+  ::testing::Test::RecordProperty("top1", std::to_string(report->accuracy()));
+  ::testing::Test::RecordProperty("max_abs_logit_diff", std::to_string(max_abs));
+  std::printf("%s: edgeloop top-1 %.4f, PyTorch top-1 %.4f, same top-1 on %lld/10000, max |logit diff| %.3g\n",
+              onnx.filename().c_str(), report->accuracy(), torch_correct / 10000.0,
+              static_cast<long long>(same_top1), max_abs);
   EXPECT_GE(same_top1, 9990);  // ≥ 99.9%
   EXPECT_LE(max_abs, 1e-4);
   EXPECT_EQ(report->correct, torch_correct);
   EXPECT_GE(report->accuracy(), 0.90);
+}
+
+TEST(FashionMnist, EdgeModelMatchesPyTorchOnAllTestImages) {
+  expect_matches_pytorch_on_all_test_images(kExamples / "fashion_cnn.onnx", kExamples / "torch_test_logits.npy");
+}
+
+// The MobileNetV2-style model: depthwise convolutions, residual Adds, ReLU6 (Clip), HardSwish.
+TEST(FashionMobileNet, EdgeModelMatchesPyTorchOnAllTestImages) {
+  expect_matches_pytorch_on_all_test_images(kMobileNetExample / "fashion_mobilenet.onnx",
+                                            kMobileNetExample / "torch_test_logits.npy");
 }
 
 TEST(MobileNetV2, MatchesThePyTorchReferencePair) {
