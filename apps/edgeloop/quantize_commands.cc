@@ -32,7 +32,7 @@ void add_common(CLI::App* cmd, CommonArgs& a) {
                   "calibration data: fashion-mnist:SPLIT[:N|:A-B], random:N, FILE.npz (samples stacked per input) or a folder of .npy files (one sample each)");
   cmd->add_option("--eval", a.eval, "labelled images the floor and the accuracy refer to")->capture_default_str();
   cmd->add_option("--holdout", a.holdout,
-                  "images for the sensitivity sweep and the plan search (default: the first 2000 of --eval)");
+                  "images for the sensitivity sweep and the plan search (default: the first 1000 of --eval)");
   auto* floor = cmd->add_option("--floor", a.floor, "accuracy floor, absolute top-1 in [0, 1] (e.g. 0.89)")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--max-drop", a.max_drop, "accuracy floor as the largest drop from FP32, in percentage points (e.g. 0.5)")
       ->check(CLI::Range(0.0, 100.0))
@@ -138,7 +138,7 @@ void run_quantize(const QuantizeArgs& a) {
   if (floor_of(c).set()) {
     if (!stats) throw CommandError{"an accuracy floor needs calibration statistics here: add --calib"};
     ImageDataset eval_set = unwrap(load_image_set(c.eval), "--eval");
-    holdout = c.holdout.empty() ? slice(eval_set, 0, 2000) : unwrap(load_image_set(c.holdout), "--holdout");
+    holdout = c.holdout.empty() ? slice(eval_set, 0, 1000) : unwrap(load_image_set(c.holdout), "--holdout");
     if (!c.json) log_line(fmt::format("measuring FP32 on {} ({} images)", c.eval, eval_set.count));
     eval = unwrap(PlanScorer::create(fp32, *stats, std::move(eval_set), options, c.threads));
   }

@@ -45,6 +45,9 @@ Result<PlanScorer> PlanScorer::create(const model::Graph& fp32, const Calibratio
 }
 
 Result<Score> PlanScorer::score(const QuantPlan& plan) const {
+  if (known_ != nullptr)
+    for (const auto& [p, s] : *known_)
+      if (p == plan) return s;
   EL_TRY(Quantized q, quantize_graph(*fp32_, plan, stats_, options_));
   EL_TRY(runtime::Program program, runtime::Program::from_graph(std::move(q.graph)));
   EvalOptions eval;

@@ -27,6 +27,9 @@ class PlanScorer {
   static Result<PlanScorer> create(const model::Graph& fp32, const CalibrationStats& stats, ImageDataset holdout,
                                    QuantizeOptions options, int threads);
   Result<Score> score(const QuantPlan& plan) const;
+  // Scores already measured on these same images (e.g. a uniform variant the matrix built), used
+  // instead of evaluating the plan again. Must outlive the scorer.
+  void set_known(const std::vector<std::pair<QuantPlan, Score>>* known) { known_ = known; }
   double fp32_accuracy() const { return fp32_accuracy_; }
   const Summary& fp32_latency_us() const { return fp32_latency_us_; }
   const model::Graph& fp32() const { return *fp32_; }
@@ -42,6 +45,7 @@ class PlanScorer {
   ImageDataset holdout_;
   QuantizeOptions options_;
   int threads_ = 1;
+  const std::vector<std::pair<QuantPlan, Score>>* known_ = nullptr;
   std::vector<float> fp32_probs_;  // softmax of the FP32 logits, images × classes
   double fp32_accuracy_ = 0;
   Summary fp32_latency_us_;

@@ -124,7 +124,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
   EL_TRY(ImageDataset eval_set, load_image_set(o.eval));
   ImageDataset holdout;
   if (o.holdout.empty()) {
-    holdout = slice(eval_set, 0, 2000);
+    holdout = slice(eval_set, 0, 1000);
   } else {
     EL_TRY(holdout, load_image_set(o.holdout));
   }
@@ -153,6 +153,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
   // Variants with the same plan (e.g. mixed = w4a8) are measured once; the mixed plan comes
   // with its score on the eval images from the search.
   std::vector<std::pair<QuantPlan, Score>> measured = {{QuantPlan{}, Score{base.accuracy, 0, base.latency_us}}};
+  eval.set_known(&measured);
   auto finish = [&](VariantResult v, model::Graph g) -> Status {
     const fs::path file = staging.path() / (v.name + ".edge");
     EL_CHECK(model::write_artifact(g, file));

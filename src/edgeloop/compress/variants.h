@@ -30,7 +30,7 @@ struct VariantsOptions {
   std::filesystem::path fp32_path;  // the FP32 .edge artifact
   std::string calibration;          // calibration spec (CalibrationSource::parse)
   std::string eval;                 // image set spec: where every variant is measured
-  std::string holdout;              // image set spec for the sensitivity sweep and plan search; default: first 2000 of eval
+  std::string holdout;              // image set spec for the sensitivity sweep and plan search; default: first 1000 of eval
   Floor floor;
   std::vector<std::string> schemes = {"fp32", "fp16", "int8", "w4a32", "w4a8", "mixed"};
   std::vector<TierRule> tiers;      // default kDefaultTiers
