@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine. For now: the model half of the loop —
-# import the Fashion-MNIST CNN, inspect it, smoke-test it, evaluate it on the 10,000 test images.
+# import the Fashion-MNIST CNN, inspect it, smoke-test it, evaluate it on the 10,000 test images,
+# and build its variant matrix (FP16, INT8, INT4, mixed precision to FP32 − 0.5 pp) with tiers.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,5 +24,11 @@ step "3. Verify it as a device would before activating it (loader checks + golde
 step "4. Evaluate on the Fashion-MNIST test split (10,000 images, reference runtime)"
 "$edgeloop" model eval "$work/fashion_cnn.edge" --dataset fashion-mnist --split test
 
+step "5. Build the variant matrix: quantize, measure on the 10,000 test images, pick a variant per tier"
+rm -rf "$work/variants"
+"$edgeloop" model variants "$work/fashion_cnn.edge" --calib fashion-mnist:train:1000 --eval fashion-mnist:test \
+  --max-drop 0.5 --out-dir "$work/variants"
+
 step "Done"
-echo "The artifact is $work/fashion_cnn.edge; run '$edgeloop --help' to explore."
+echo "The artifact is $work/fashion_cnn.edge, its variants and variants.json are in $work/variants/;"
+echo "run '$edgeloop --help' to explore."
