@@ -225,10 +225,12 @@ void run_variants(const VariantsArgs& a) {
   }
   for (const std::string& s : m.mixed_search) fmt::print("{}\n", s);
   fmt::print("\n{} v{}: floor {:.2f}% ({}) on {}\n\n", m.model, m.version, 100 * m.floor, o.floor.describe(), c.eval);
-  fmt::print("| variant | bytes | vs FP32 | top-1 | change | p50 latency | arena |\n|---|---|---|---|---|---|---|\n");
+  const double fp32_weights = static_cast<double>(std::max<int64_t>(m.variants.front().weight_bytes, 1));
+  fmt::print("| variant | bytes | vs FP32 | weights vs FP32 | top-1 | change | p50 latency | arena |\n|---|---|---|---|---|---|---|---|\n");
   for (const VariantResult& v : m.variants)
-    fmt::print("| {}{} | {} | {:.3f}x | {:.2f}% | {:+.2f} pp | {:.0f} µs | {} |\n", v.name, v.above_floor ? "" : " (below floor)", v.bytes,
-               v.ratio, 100 * v.accuracy, v.delta_pp, v.latency_us.p50, v.arena_bytes);
+    fmt::print("| {}{} | {} | {:.3f}x | {:.3f}x | {:.2f}% | {:+.2f} pp | {:.0f} µs | {} |\n", v.name, v.above_floor ? "" : " (below floor)",
+               v.bytes, v.ratio, static_cast<double>(v.weight_bytes) / fp32_weights, 100 * v.accuracy, v.delta_pp, v.latency_us.p50,
+               v.arena_bytes);
   fmt::print("\ntiers:");
   for (const auto& [tier, variant] : m.tiers) fmt::print(" {}={}", tier, variant);
   fmt::print("\nwritten to {}/ (variants.json and one .edge per variant) in {:.1f} s\n", a.out_dir, seconds);

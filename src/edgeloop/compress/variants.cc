@@ -160,6 +160,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
     EL_TRY(SharedBytes bytes, map_file(file));
     EL_TRY(runtime::Program program, runtime::Program::load(bytes));
     v.file = file.filename().string();
+    v.weight_bytes = static_cast<int64_t>(g.weight_bytes());
     v.bytes = static_cast<int64_t>(bytes.size());
     v.sha256 = to_hex(sha256(bytes.span()));
     v.arena_bytes = static_cast<int64_t>(program.plan().arena_bytes);
@@ -241,6 +242,7 @@ std::string variants_json(const VariantMatrix& m) {
     r["file"] = v.file;
     r["sha256"] = v.sha256;
     r["bytes"] = v.bytes;
+    r["weight_bytes"] = v.weight_bytes;
     r["ratio"] = v.ratio;
     r["accuracy"] = v.accuracy;
     r["delta_pp"] = v.delta_pp;

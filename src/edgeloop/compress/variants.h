@@ -44,6 +44,7 @@ struct VariantsOptions {
 struct VariantResult {
   std::string name, file, sha256;
   int64_t bytes = 0;         // artifact file size
+  int64_t weight_bytes = 0;  // constant data alone (weights, biases)
   double ratio = 0;          // bytes / FP32 bytes
   double accuracy = 0;       // top-1 on the eval set
   double delta_pp = 0;       // accuracy − FP32 accuracy, percentage points
