@@ -15,6 +15,7 @@ namespace edgeloop::compress {
 
 using model::DType;
 using model::Graph;
+using model::make_constant;
 using model::Node;
 using model::OpType;
 using model::QuantParams;
@@ -170,16 +171,6 @@ std::vector<float> weight_rows(const Tensor& w, bool transpose) {
   for (int64_t i = 0; i < k; ++i)
     for (int64_t j = 0; j < n; ++j) rows[j * k + i] = v[i * n + j];
   return rows;
-}
-
-Tensor make_constant(std::string name, DType dtype, model::Shape shape, std::vector<std::byte> bytes) {
-  Tensor t;
-  t.name = std::move(name);
-  t.dtype = dtype;
-  t.shape = std::move(shape);
-  t.constant = true;
-  t.data = SharedBytes::adopt(std::move(bytes));
-  return t;
 }
 
 // Symmetric int8 per output channel (or per tensor): scale = f16(max|w| / 127), q = clamp(round(w / scale), -127, 127).

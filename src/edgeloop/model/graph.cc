@@ -42,6 +42,16 @@ std::vector<float> Attributes::get_floats(std::string_view name, std::vector<flo
   return get_or(*this, name, std::move(fallback));
 }
 
+Tensor make_constant(std::string name, DType dtype, Shape shape, std::vector<std::byte> bytes) {
+  Tensor t;
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.constant = true;
+  t.data = SharedBytes::adopt(std::move(bytes));
+  return t;
+}
+
 TensorData TensorData::zeros(std::string name, DType dtype, Shape shape) {
   TensorData t{std::move(name), dtype, std::move(shape), {}};
   t.bytes.resize(storage_bytes(dtype, t.elements()));

@@ -33,6 +33,9 @@ struct Tensor {
   std::span<const T> values() const { return data.as<T>(); }
 };
 
+// A constant tensor (a weight) owning `bytes`, which must be storage_bytes(dtype, shape) long.
+Tensor make_constant(std::string name, DType dtype, Shape shape, std::vector<std::byte> bytes);
+
 using AttrValue = std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>>;
 
 class Attributes {

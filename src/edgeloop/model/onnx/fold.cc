@@ -11,16 +11,6 @@
 
 namespace edgeloop::model::onnx_import {
 
-Tensor make_constant(std::string name, DType dtype, Shape shape, std::vector<std::byte> bytes) {
-  Tensor t;
-  t.name = std::move(name);
-  t.dtype = dtype;
-  t.shape = std::move(shape);
-  t.constant = true;
-  t.data = SharedBytes::adopt(std::move(bytes));
-  return t;
-}
-
 std::optional<std::vector<int64_t>> read_ints(const Tensor& t) {
   const int64_t n = t.elements();
   if (n < 0 || t.data.size() != t.byte_size()) return std::nullopt;

@@ -31,7 +31,7 @@ Result<std::optional<std::vector<Tensor>>> fold(OpType op, const Attributes& att
                                                 std::span<const Tensor* const> inputs, size_t num_outputs);
 
 // Builds a constant tensor.
-Tensor make_constant(std::string name, DType dtype, Shape shape, std::vector<std::byte> bytes);
+using model::make_constant;
 template <class T>
 Tensor make_constant(std::string name, DType dtype, Shape shape, std::span<const T> values) {
   std::vector<std::byte> bytes(values.size() * sizeof(T));
