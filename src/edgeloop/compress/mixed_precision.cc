@@ -136,8 +136,9 @@ Result<MixedPlan> search_mixed_plan(const PlanScorer& scorer, const std::vector<
   for (size_t step = 0;; ++step) {
     EL_TRY(best.score, scorer.score(best.plan));
     best.bytes = bytes_of(best.plan);
-    std::string line = fmt::format("plan {}: {:.2f}% (floor {:.2f}%), KL {:.5f}, {} weight bytes:", step + 1,
-                                   100 * best.score.accuracy, 100 * floor, best.score.kl, best.bytes);
+    const std::string kl = std::isnan(best.score.kl) ? "KL not measured (known variant)" : fmt::format("KL {:.5f}", best.score.kl);
+    std::string line = fmt::format("plan {}: {:.2f}% (floor {:.2f}%), {}, {} weight bytes:", step + 1,
+                                   100 * best.score.accuracy, 100 * floor, kl, best.bytes);
     for (const auto& [node, mode] : best.plan.layers) line += fmt::format(" {}={}", node, layer_mode_name(mode));
     best.steps.push_back(std::move(line));
     if (progress) progress("mixed-precision search", static_cast<int64_t>(step + 1), static_cast<int64_t>(max_steps));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -152,6 +153,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
 
   // Variants with the same plan (e.g. mixed = w4a8) are measured once; the mixed plan comes
   // with its score on the eval images from the search.
+  const double no_kl = std::numeric_limits<double>::quiet_NaN();  // a variant's measurement has no KL
   std::vector<std::pair<QuantPlan, Score>> measured = {{QuantPlan{}, Score{base.accuracy, 0, base.latency_us}}};
   eval.set_known(&measured);
   auto finish = [&](VariantResult v, model::Graph g) -> Status {
@@ -171,7 +173,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
     } else {
       log(fmt::format("measuring {} on {} images", v.name, eval_set.count));
       EL_TRY(v.latency_us, measure(program, eval_set, o.threads, v));
-      measured.emplace_back(v.plan, Score{v.accuracy, 0, v.latency_us});
+      measured.emplace_back(v.plan, Score{v.accuracy, no_kl, v.latency_us});
     }
     m.variants.push_back(std::move(v));
     return ok();
