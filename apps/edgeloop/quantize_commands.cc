@@ -34,7 +34,7 @@ void add_common(CLI::App* cmd, CommonArgs& a) {
   cmd->add_option("--holdout", a.holdout,
                   "images for the sensitivity sweep and the plan search (default: the first 1000 of --eval)");
   auto* floor = cmd->add_option("--floor", a.floor, "accuracy floor, absolute top-1 in [0, 1] (e.g. 0.89)")->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--max-drop", a.max_drop, "accuracy floor as the largest drop from FP32, in percentage points (e.g. 0.5)")
+  cmd->add_option("--max-drop", a.max_drop, "accuracy floor as the largest drop from FP32, in percentage points (e.g. 0.5; variants defaults to 0.5)")
       ->check(CLI::Range(0.0, 100.0))
       ->excludes(floor);
   cmd->add_option("--range", a.range, "activation range method: minmax, percentile, mse or entropy")->capture_default_str();
