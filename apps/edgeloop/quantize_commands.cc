@@ -176,9 +176,7 @@ void run_quantize(const QuantizeArgs& a) {
   if (c.json) {
     Json j{{"input", a.path}, {"output", a.out}, {"scheme", a.scheme}, {"bytes", size}, {"fp32_bytes", fp32_size},
            {"ratio", static_cast<double>(size) / static_cast<double>(fp32_size)}, {"report", report_json(q.report)}};
-    Json layers = Json::object();
-    for (const auto& [node, m] : plan.layers) layers[node] = layer_mode_name(m);
-    j["plan"] = layers;
+    j["plan"] = plan_to_json(plan);
     if (score) j["eval"] = {{"set", c.eval}, {"accuracy", score->accuracy}, {"fp32_accuracy", eval->fp32_accuracy()}, {"kl", score->kl}};
     if (!search.empty()) j["search"] = search;
     print_json(j);

@@ -132,6 +132,12 @@ int64_t layer_bytes(const Layer& l, LayerMode mode, int group_size) {
   return 0;
 }
 
+nlohmann::ordered_json plan_to_json(const QuantPlan& plan) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [node, mode] : plan.layers) j[node] = layer_mode_name(mode);
+  return j;
+}
+
 QuantPlan uniform_plan(const Graph& graph, LayerMode mode, int group_size) {
   QuantPlan plan;
   for (const Layer& l : weighted_layers(graph)) {
@@ -655,24 +661,20 @@ Result<Quantized> Rewriter::run() {
     EL_TRY(TensorId f, float_version(id));
     g.outputs.push_back(f);
   }
-  // Nodes that ran in float between integer ones were recorded; the same op may also appear
-  // before any integer layer (the float prefix), which is not a fallback and is not listed.
   for (const Tensor& t : src_.tensors)
     if (t.constant) out_.report.weight_bytes_before += static_cast<int64_t>(t.byte_size());
   out_.report.weight_bytes_after = static_cast<int64_t>(g.weight_bytes());
   return std::move(out_);
 }
 
-std::string plan_json(const QuantPlan& plan, const QuantizeOptions& options, const QuantizeReport& report,
-                      const std::string& variant) {
+std::string quantization_record(const QuantPlan& plan, const QuantizeOptions& options, const QuantizeReport& report,
+                                const std::string& variant) {
   nlohmann::ordered_json j;
   j["variant"] = variant;
   j["group_size"] = options.group_size;
   j["activation_range"] = range_method_name(options.range);
   if (!options.calibration.empty()) j["calibration"] = options.calibration;
-  nlohmann::ordered_json layers = nlohmann::ordered_json::object();
-  for (const auto& [node, mode] : plan.layers) layers[node] = layer_mode_name(mode);
-  j["layers"] = layers;
+  j["layers"] = plan_to_json(plan);
   j["float_ops"] = report.float_ops;
   return j.dump();
 }
@@ -703,7 +705,7 @@ Result<Quantized> quantize_graph(const Graph& fp32, const QuantPlan& plan, const
   }
   q.graph.meta.variant = variant;
   std::erase_if(q.graph.meta.properties, [](const auto& p) { return p.first == "edgeloop.quantization"; });
-  q.graph.meta.properties.emplace_back("edgeloop.quantization", plan_json(plan, options, q.report, variant));
+  q.graph.meta.properties.emplace_back("edgeloop.quantization", quantization_record(plan, options, q.report, variant));
   // Verify (shape inference over the whole rewritten graph) and record the golden vector of
   // this variant: the device's smoke test compares against the quantized model's own output.
   EL_CHECK(runtime::attach_golden(q.graph));

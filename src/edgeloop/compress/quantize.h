@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "edgeloop/base/error.h"
 #include "edgeloop/compress/calibration.h"
 #include "edgeloop/model/graph.h"
@@ -61,6 +63,9 @@ struct QuantPlan {
   void set(const std::string& node, LayerMode mode);
   bool operator==(const QuantPlan&) const = default;
 };
+
+// {"<node>": "<mode>", ...}: how plans appear in artifacts, variants.json and --json output.
+nlohmann::ordered_json plan_to_json(const QuantPlan& plan);
 
 // Every eligible layer in `mode`, except that with int4 modes a layer whose rows are shorter than
 // one group (reduction < group_size: a first conv over one channel, a 3x3 depthwise conv) stays

@@ -44,12 +44,6 @@ Result<std::vector<TierRule>> parse_tiers(std::string_view spec) {
 
 namespace {
 
-Json plan_json(const QuantPlan& plan) {
-  Json j = Json::object();
-  for (const auto& [node, mode] : plan.layers) j[node] = layer_mode_name(mode);
-  return j;
-}
-
 Json summary_json(const Summary& s) { return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"mean", s.mean}}; }
 
 // A temporary folder beside `target`, removed on destruction unless released.
@@ -251,7 +245,7 @@ std::string variants_json(const VariantMatrix& m) {
     r["above_floor"] = v.above_floor;
     r["latency_us"] = summary_json(v.latency_us);
     r["arena_bytes"] = v.arena_bytes;
-    r["plan"] = plan_json(v.plan);
+    r["plan"] = plan_to_json(v.plan);
     r["float_ops"] = v.report.float_ops;
     variants.push_back(std::move(r));
   }
