@@ -141,7 +141,8 @@ TEST(Quantize, Int4WeightsArePackedPerGroupWithHalfScales) {
     }
     EXPECT_EQ(int4, 4) << layer_mode_name(mode);
     EXPECT_EQ(count_ops(q->graph, model::OpType::kDequantizeLinear), mode == LayerMode::kW4A32 ? 4 : 1);
-    EXPECT_LT(q->report.weight_bytes_after, q->report.weight_bytes_before * 0.14);
+    // 4 bits plus an f16 scale per 32 weights is 4.5 bits, 0.141x of f32; biases stay 32-bit.
+    EXPECT_LT(q->report.weight_bytes_after, q->report.weight_bytes_before * 0.145);
     const Accuracy a = evaluate(q->graph);
     EXPECT_GE(a.agreement, 0.97) << layer_mode_name(mode);
     EXPECT_GE(a.top1, 0.88) << layer_mode_name(mode);

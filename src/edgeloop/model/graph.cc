@@ -72,8 +72,12 @@ std::vector<std::string> Graph::ops_used() const {
 
 size_t Graph::weight_bytes() const {
   size_t total = 0;
-  for (const Tensor& t : tensors)
-    if (t.constant) total += t.byte_size();
+  for (const Tensor& t : tensors) {
+    if (!t.constant) continue;
+    total += t.byte_size();
+    // A quantized weight's scales and zero points are part of it (stored in the graph section).
+    total += t.quant.scales.size() * (t.quant.scale_dtype == DType::kF16 ? 2 : 4) + t.quant.zero_points.size() * 4;
+  }
   return total;
 }
 

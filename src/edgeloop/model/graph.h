@@ -131,6 +131,7 @@ struct Graph {
   std::optional<TensorId> find_tensor(std::string_view name) const;
   // Sorted, unique op names used by the nodes.
   std::vector<std::string> ops_used() const;
+  // Bytes of the constant tensors' data plus their quantization scales and zero points.
   size_t weight_bytes() const;
 };
 
