@@ -11,6 +11,7 @@ build_pkgs=(
   flatbuffers-compiler libflatbuffers-dev
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libsodium-dev libzstd-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
 )
