@@ -11,7 +11,7 @@
 namespace edgeloop::runtime::x86::detail {
 
 // Rows of x converted to u8 (x + 128) per tile; the scratch holds this many rows.
-inline constexpr int kMaxTileRows = 8;
+inline constexpr int kMaxTileRows = 4;
 
 struct W4A8Call {
   // Packed weights (w4a8_gemm.h for the layout).
