@@ -47,16 +47,17 @@ void gemm_portable(const detail::W4A8Call& c) {
         const int64_t quads = g + 1 < c.groups ? c.quads_full : c.quads_last;
         int32_t acc[kPortableRows][kPortableBlock] = {};
         for (int64_t q = 0; q < quads; ++q, wp += 4 * kPortableLanes) {
-          int8_t w[kPortableBlock][4];
+          // The quad as w[k][channel], so that the channel loops below vectorize.
+          int16_t w[4][kPortableBlock];
           for (int j = 0; j < 4 * kPortableLanes; ++j) {
             // Two's complement nibbles: (v ^ 8) − 8 sign-extends 4 bits.
-            w[j / 4][j % 4] = static_cast<int8_t>(((wp[j] & 0x0F) ^ 8) - 8);
-            w[kPortableLanes + j / 4][j % 4] = static_cast<int8_t>(((wp[j] >> 4) ^ 8) - 8);
+            w[j % 4][j / 4] = static_cast<int16_t>(((wp[j] & 0x0F) ^ 8) - 8);
+            w[j % 4][kPortableLanes + j / 4] = static_cast<int16_t>(((wp[j] >> 4) ^ 8) - 8);
           }
           for (int r = 0; r < rows; ++r) {
             const int16_t* xq = xs.data() + r * row_len + g * c.group + 4 * q;
-            for (int ch = 0; ch < kPortableBlock; ++ch)
-              acc[r][ch] += xq[0] * w[ch][0] + xq[1] * w[ch][1] + xq[2] * w[ch][2] + xq[3] * w[ch][3];
+            for (int kk = 0; kk < 4; ++kk)
+              for (int ch = 0; ch < kPortableBlock; ++ch) acc[r][ch] += xq[kk] * w[kk][ch];
           }
         }
         for (int r = 0; r < rows; ++r)
