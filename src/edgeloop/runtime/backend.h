@@ -18,12 +18,17 @@ namespace edgeloop::runtime {
 
 // A partition's nodes (indices into graph.nodes, a contiguous run of the execution order) and its
 // boundary: the non-constant tensors it reads from outside and those it produces that are read
-// outside it (or are graph outputs). Its other tensors are internal: they get no arena space, so
-// an executable must not expect data for them.
+// outside it (or are graph outputs). Its other tensors are internal: they get no arena space
+// unless the executable asks for it (Executable::internal_tensors_in_arena).
+//
+// Rank-4 activations are NCHW in the arena, the IR's layout, except those listed in
+// `channels_last`: boundary tensors that only channels-last backends make and read (see
+// Backend::channels_last), which the arena holds NHWC so that no transpose runs between them.
 struct Partition {
   std::vector<size_t> nodes;
   std::vector<model::TensorId> inputs;
   std::vector<model::TensorId> outputs;
+  std::vector<model::TensorId> channels_last;
 };
 
 // A prepared partition. Programs are shared by sessions, so run() may be called from several
@@ -34,12 +39,18 @@ class Executable {
   // `tensors` holds a view of every graph tensor (by TensorId): read the partition's inputs,
   // write its outputs.
   virtual Status run(std::span<const TensorView> tensors) = 0;
+  // True when the partition's internal tensors live in the session arena too (kernels that run
+  // node by node); false when the backend keeps them in memory of its own.
+  virtual bool internal_tensors_in_arena() const { return false; }
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  // True when the backend works in NHWC and can read and write its partitions' rank-4 boundary
+  // tensors in that layout (Partition::channels_last).
+  virtual bool channels_last() const { return false; }
   // Per node of `graph` (verified by shape inference): can this backend run it?
   virtual std::vector<bool> claim(const model::Graph& graph) const = 0;
   // Prepares a partition of claimed nodes. kUnsupported when it cannot after all (the nodes then

@@ -36,6 +36,25 @@ Partition make_partition(const model::Graph& g, size_t begin, size_t end) {
   return p;
 }
 
+constexpr size_t kReference = SIZE_MAX;  // owner of a node no backend runs
+
+// Rank-4 activations the arena may hold channels-last (NHWC): made and read only by backends
+// that work in that layout, so no transpose is needed between them (Backend::channels_last).
+std::vector<char> channels_last_tensors(const model::Graph& g, const std::vector<size_t>& owner,
+                                        const std::vector<std::unique_ptr<Backend>>& backends) {
+  std::vector<char> ok(g.tensors.size(), 0);
+  auto nhwc_node = [&](size_t i) { return owner[i] != kReference && backends[owner[i]]->channels_last(); };
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (model::TensorId id : g.nodes[i].outputs)
+      if (g.tensors[id].shape.size() == 4) ok[id] = nhwc_node(i);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (model::TensorId id : g.nodes[i].inputs)
+      if (id != model::kNoTensor && !nhwc_node(i)) ok[id] = 0;
+  for (model::TensorId id : g.inputs) ok[id] = 0;
+  for (model::TensorId id : g.outputs) ok[id] = 0;
+  return ok;
+}
+
 std::string step_name(const model::Graph& g, std::string_view backend, const Partition& p) {
   const auto& first = g.nodes[p.nodes.front()];
   if (p.nodes.size() == 1) return first.name;
@@ -72,44 +91,59 @@ Result<Program> Program::from_graph(model::Graph graph, const LoadOptions& optio
   // Each node goes to the first backend that claims it; contiguous runs of one backend's nodes
   // form its partitions.
   const size_t n = g.nodes.size();
-  constexpr size_t kReference = SIZE_MAX;
   std::vector<size_t> owner(n, kReference);
   for (size_t b = state->backends.size(); b-- > 0;) {
     const std::vector<bool> claimed = state->backends[b]->claim(g);
     for (size_t i = 0; i < n && i < claimed.size(); ++i)
       if (claimed[i]) owner[i] = b;
   }
-  std::vector<char> internal(g.tensors.size(), 0);
-  for (size_t begin = 0; begin < n;) {
-    size_t end = begin + 1;
-    while (end < n && owner[end] == owner[begin]) ++end;
-    bool prepared = false;
-    if (owner[begin] != kReference) {
+  std::vector<char> internal;
+  for (bool placed = false; !placed;) {
+    state->steps.clear();
+    state->kernels.clear();
+    state->executables.clear();
+    internal.assign(g.tensors.size(), 0);
+    const std::vector<char> channels_last = channels_last_tensors(g, owner, state->backends);
+    placed = true;
+    for (size_t begin = 0; begin < n && placed;) {
+      size_t end = begin + 1;
+      while (end < n && owner[end] == owner[begin]) ++end;
+      if (owner[begin] == kReference) {
+        for (size_t i = begin; i < end; ++i) {
+          state->steps.push_back({"reference", {i}, g.nodes[i].name});
+          state->kernels.push_back(reference::kernel_for(g.nodes[i].op));
+          state->executables.push_back(nullptr);
+        }
+        begin = end;
+        continue;
+      }
       const Backend& backend = *state->backends[owner[begin]];
       Partition partition = make_partition(g, begin, end);
+      for (const auto* side : {&partition.inputs, &partition.outputs})
+        for (model::TensorId id : *side)
+          if (channels_last[id]) partition.channels_last.push_back(id);
       auto exec = backend.prepare(g, partition, *state->pool);
-      if (exec) {
+      if (!exec) {
+        if (chosen || exec.error().code != ErrorCode::kUnsupported)
+          return std::unexpected(std::move(exec).error().context(fmt::format("backend {}", backend.name())));
+        // A default backend that cannot after all: the reference kernels take these nodes, and
+        // the tensor layouts around them are decided again.
+        std::fill(owner.begin() + static_cast<std::ptrdiff_t>(begin), owner.begin() + static_cast<std::ptrdiff_t>(end), kReference);
+        placed = false;
+        break;
+      }
+      if (!(*exec)->internal_tensors_in_arena())
         for (size_t i : partition.nodes)
           for (model::TensorId id : g.nodes[i].outputs)
             if (std::find(partition.outputs.begin(), partition.outputs.end(), id) == partition.outputs.end()) internal[id] = 1;
-        state->steps.push_back({std::string(backend.name()), partition.nodes, step_name(g, backend.name(), partition)});
-        state->kernels.push_back(nullptr);
-        state->executables.push_back(std::move(*exec));
-        prepared = true;
-      } else if (chosen || exec.error().code != ErrorCode::kUnsupported) {
-        return std::unexpected(std::move(exec).error().context(fmt::format("backend {}", backend.name())));
-      }
+      state->steps.push_back({std::string(backend.name()), partition.nodes, step_name(g, backend.name(), partition)});
+      state->kernels.push_back(nullptr);
+      state->executables.push_back(std::move(*exec));
+      begin = end;
     }
-    if (!prepared)
-      for (size_t i = begin; i < end; ++i) {
-        state->steps.push_back({"reference", {i}, g.nodes[i].name});
-        state->kernels.push_back(reference::kernel_for(g.nodes[i].op));
-        state->executables.push_back(nullptr);
-      }
-    begin = end;
   }
   state->plan = plan_memory(g, internal);
-    return Program(std::move(state));
+  return Program(std::move(state));
 }
 
 bool Program::reference_only() const {

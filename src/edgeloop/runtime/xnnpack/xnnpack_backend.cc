@@ -352,7 +352,8 @@ class Builder {
     std::vector<size_t> d = dims(x.shape);
     if (!input && flat_[id]) {  // a flatten's output leaving the partition: back to C·H·W order
       b.nchw = flat_[id];
-    } else if (x.shape.size() == 4 && !layout_free(x.shape)) {
+    } else if (x.shape.size() == 4 && !layout_free(x.shape) &&
+               std::find(p_.channels_last.begin(), p_.channels_last.end(), id) == p_.channels_last.end()) {
       b.nchw = std::array<int64_t, 4>{x.shape[0], x.shape[1], x.shape[2], x.shape[3]};
     }
     b.bytes = x.byte_size();
@@ -641,6 +642,7 @@ class Builder {
 class XnnpackBackend final : public Backend {
  public:
   std::string_view name() const override { return "xnnpack"; }
+  bool channels_last() const override { return true; }
 
   std::vector<bool> claim(const Graph& g) const override {
     Claimer c(g);

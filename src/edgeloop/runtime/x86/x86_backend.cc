@@ -1,0 +1,171 @@
+#include "edgeloop/runtime/x86/x86_backend.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "edgeloop/runtime/x86/w4a8_gemm.h"
+
+namespace edgeloop::runtime::x86 {
+
+namespace {
+
+using model::DType;
+using model::Graph;
+using model::Node;
+using model::OpType;
+using model::Tensor;
+
+bool is_i8_per_tensor(const Tensor& t) { return t.dtype == DType::kI8 && t.quant.per_tensor(); }
+bool has_input(const Node& n, size_t i) { return n.inputs.size() > i && n.inputs[i] != model::kNoTensor; }
+
+// A W4A8 layer as the toolchain emits it (docs/ops.md, "Quantized forms").
+bool claims(const Graph& g, const Node& n) {
+  if (n.op != OpType::kConv && n.op != OpType::kGemm) return false;
+  const Tensor& x = g.tensors[n.inputs[0]];
+  const Tensor& w = g.tensors[n.inputs[1]];
+  const Tensor& y = g.tensors[n.outputs[0]];
+  if (w.dtype != DType::kI4 || !w.constant || !w.quant.per_group() || !is_i8_per_tensor(x) || !is_i8_per_tensor(y)) return false;
+  if (has_input(n, 2) && g.tensors[n.inputs[2]].dtype != DType::kF32) return false;
+  if (n.op == OpType::kGemm) return x.shape.size() == 2 && n.attrs.get_int("transA", 0) == 0 && n.attrs.get_int("transB", 0) == 1;
+  return x.shape.size() == 4 && n.attrs.get_int("group", 1) == 1;
+}
+
+// One W4A8 layer, prepared.
+struct Layer {
+  const Node* node = nullptr;
+  W4A8Weights weights;
+  std::vector<float> bias;  // empty: none
+  // Conv geometry (NCHW): input C×H×W, kernel kh×kw, output OH×OW.
+  int64_t c = 0, h = 0, w = 0, kh = 1, kw = 1, oh = 1, ow = 1;
+  std::vector<int64_t> strides{1, 1}, pads{0, 0, 0, 0}, dil{1, 1};
+  bool in_nhwc = false, out_nhwc = false;  // the arena holds the input / output channels-last
+};
+
+class X86Executable final : public Executable {
+ public:
+  X86Executable(std::vector<Layer> layers, ThreadPool& pool) : layers_(std::move(layers)), pool_(pool) {}
+
+  Status run(std::span<const TensorView> t) override {
+    for (const Layer& l : layers_) run_layer(l, t);
+    return ok();
+  }
+  bool internal_tensors_in_arena() const override { return true; }
+
+ private:
+  void run_layer(const Layer& l, std::span<const TensorView> t) const {
+    const TensorView& x = t[l.node->inputs[0]];
+    const TensorView& y = t[l.node->outputs[0]];
+    W4A8Quant q;
+    q.x_scale = x.quant->scales[0];
+    q.x_zero = x.quant->zero_point(0);
+    q.y_scale = y.quant->scales[0];
+    q.y_zero = y.quant->zero_point(0);
+    q.bias = l.bias.empty() ? nullptr : l.bias.data();
+    const int64_t n_out = l.weights.n();
+    if (l.node->op == OpType::kGemm) {
+      const int64_t m = x.dim(0), k = x.dim(1);
+      parallel_rows(m, [&](int64_t r0, int64_t r1) {
+        w4a8_gemm(l.weights, x.as<int8_t>() + r0 * k, r1 - r0, k, q, y.as<int8_t>() + r0 * n_out, n_out, 1);
+      });
+      return;
+    }
+    const int64_t pixels = l.oh * l.ow, k = l.c * l.kh * l.kw;
+    // NHWC in, 1×1 kernel, stride 1, no padding: the input rows are the patches.
+    const bool direct = l.in_nhwc && l.kh == 1 && l.kw == 1 && l.strides[0] == 1 && l.strides[1] == 1 &&
+                        std::all_of(l.pads.begin(), l.pads.end(), [](int64_t p) { return p == 0; });
+    // Output element (pixel, channel): NCHW y[channel][pixel], NHWC y[pixel][channel].
+    const int64_t row_stride = l.out_nhwc ? n_out : 1, col_stride = l.out_nhwc ? 1 : pixels;
+    for (int64_t b = 0; b < x.dim(0); ++b) {
+      const int8_t* src = x.as<int8_t>() + b * l.c * l.h * l.w;
+      int8_t* dst = y.as<int8_t>() + b * n_out * pixels;
+      if (direct) {
+        parallel_rows(pixels, [&](int64_t p0, int64_t p1) {
+          w4a8_gemm(l.weights, src + p0 * l.c, p1 - p0, l.c, q, dst + p0 * row_stride, row_stride, col_stride);
+        });
+        continue;
+      }
+      parallel_rows(pixels, [&](int64_t p0, int64_t p1) {
+        // Patches of pixels [p0, p1), row order (input channel, kernel row, kernel column) as the
+        // weight rows; taps in the padding hold the zero point, i.e. real 0.
+        std::vector<int8_t> patches(static_cast<size_t>((p1 - p0) * k));
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t oy = p / l.ow, ox = p % l.ow;
+          int8_t* row = patches.data() + (p - p0) * k;
+          for (int64_t ci = 0; ci < l.c; ++ci)
+            for (int64_t i = 0; i < l.kh; ++i) {
+              const int64_t iy = oy * l.strides[0] - l.pads[0] + i * l.dil[0];
+              for (int64_t j = 0; j < l.kw; ++j) {
+                const int64_t ix = ox * l.strides[1] - l.pads[1] + j * l.dil[1];
+                const bool inside = iy >= 0 && iy < l.h && ix >= 0 && ix < l.w;
+                const int64_t at = l.in_nhwc ? (iy * l.w + ix) * l.c + ci : (ci * l.h + iy) * l.w + ix;
+                *row++ = inside ? src[at] : static_cast<int8_t>(q.x_zero);
+              }
+            }
+        }
+        w4a8_gemm(l.weights, patches.data(), p1 - p0, k, q, dst + p0 * row_stride, row_stride, col_stride);
+      });
+    }
+  }
+
+  // Splits [0, rows) into one contiguous range per thread.
+  template <class Fn>
+  void parallel_rows(int64_t rows, const Fn& fn) const {
+    const int64_t parts = std::min<int64_t>(pool_.threads(), std::max<int64_t>(rows, 1));
+    pool_.parallel_for(static_cast<size_t>(parts), [&](size_t i) {
+      const int64_t r0 = rows * static_cast<int64_t>(i) / parts, r1 = rows * static_cast<int64_t>(i + 1) / parts;
+      if (r1 > r0) fn(r0, r1);
+    });
+  }
+
+  std::vector<Layer> layers_;
+  ThreadPool& pool_;
+};
+
+class X86Backend final : public Backend {
+ public:
+  std::string_view name() const override { return "x86"; }
+  bool channels_last() const override { return true; }
+
+  std::vector<bool> claim(const Graph& g) const override {
+    std::vector<bool> c(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) c[i] = claims(g, g.nodes[i]);
+    return c;
+  }
+
+  Result<std::unique_ptr<Executable>> prepare(const Graph& g, const Partition& p, ThreadPool& pool) const override {
+    std::vector<Layer> layers;
+    for (size_t i : p.nodes) {
+      const Node& n = g.nodes[i];
+      const Tensor& x = g.tensors[n.inputs[0]];
+      const Tensor& w = g.tensors[n.inputs[1]];
+      Layer l;
+      l.node = &n;
+      const int64_t rows = w.shape[0], k = w.elements() / rows;
+      EL_TRY(l.weights, pack_w4a8(w.data.span(), w.quant.scales, rows, k, w.quant.block_size, best_isa()));
+      if (has_input(n, 2)) {
+        const auto b = g.tensors[n.inputs[2]].values<float>();
+        l.bias.assign(b.begin(), b.end());
+      }
+      if (n.op == OpType::kConv) {
+        const Tensor& y = g.tensors[n.outputs[0]];
+        l.c = x.shape[1], l.h = x.shape[2], l.w = x.shape[3];
+        l.kh = w.shape[2], l.kw = w.shape[3];
+        l.oh = y.shape[2], l.ow = y.shape[3];
+        l.strides = n.attrs.get_ints("strides", {1, 1});
+        l.pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
+        l.dil = n.attrs.get_ints("dilations", {1, 1});
+        auto nhwc = [&](model::TensorId id) { return std::find(p.channels_last.begin(), p.channels_last.end(), id) != p.channels_last.end(); };
+        l.in_nhwc = nhwc(n.inputs[0]);
+        l.out_nhwc = nhwc(n.outputs[0]);
+      }
+      layers.push_back(std::move(l));
+    }
+    return std::make_unique<X86Executable>(std::move(layers), pool);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend() { return std::make_unique<X86Backend>(); }
+
+}  // namespace edgeloop::runtime::x86
