@@ -22,7 +22,7 @@ model::Attributes conv_attrs(std::vector<int64_t> strides, std::vector<int64_t> 
   return attrs({{"strides", strides}, {"pads", pads}, {"dilations", std::vector<int64_t>{1, 1}}, {"group", group}});
 }
 
-// x f32 → Quantize → W4A8 conv 3×3 (padded) → int8 depthwise conv → W4A8 conv 1×1 → flatten →
+// x f32 → Quantize → W4A8 conv 3×3 (padded) → int8 depthwise conv → W4A8 depthwise conv → W4A8 conv 1×1 → flatten →
 // W4A8 Gemm → Dequantize.
 model::Graph w4a8_network(int32_t block) {
   GraphBuilder b;
@@ -30,7 +30,9 @@ model::Graph w4a8_network(int32_t block) {
   auto x = b.node(OpType::kQuantizeLinear, {b.input(DType::kF32, {2, 5, 7, 6})}, {}, DType::kI8, q0);
   auto c1 = b.node(OpType::kConv, {x, b.weights_i4({12, 5, 3, 3}, block, 0.02f), b.bias_f32(12)}, conv_attrs({1, 1}, {1, 1, 1, 1}), DType::kI8, q1);
   auto dw = b.node(OpType::kConv, {c1, b.weights_i8({12, 1, 3, 3}, 0, 0.01f), b.bias_i32(12)}, conv_attrs({2, 2}, {1, 0, 1, 0}, 12), DType::kI8, q2);
-  auto c2 = b.node(OpType::kConv, {dw, b.weights_i4({40, 12, 1, 1}, block, 0.03f)}, conv_attrs({1, 1}, {0, 0, 0, 0}), DType::kI8, q1);
+  auto dw4 = b.node(OpType::kConv, {dw, b.weights_i4({12, 1, 3, 3}, block, 0.05f), b.bias_f32(12)}, conv_attrs({1, 1}, {1, 1, 1, 1}, 12),
+                    DType::kI8, q2);  // depthwise W4A8
+  auto c2 = b.node(OpType::kConv, {dw4, b.weights_i4({40, 12, 1, 1}, block, 0.03f)}, conv_attrs({1, 1}, {0, 0, 0, 0}), DType::kI8, q1);
   auto f = b.node(OpType::kReshape, {c2}, attrs({{"shape", std::vector<int64_t>{2, 40 * 4 * 2}}}), DType::kI8, q1);
   auto y = b.node(OpType::kGemm, {f, b.weights_i4({10, 320}, block, 0.01f), b.bias_f32(10)},
                   attrs({{"alpha", 1.f}, {"beta", 1.f}, {"transA", int64_t{0}}, {"transB", int64_t{1}}}), DType::kI8, q3);
@@ -65,7 +67,7 @@ void expect_bit_identical(const model::Graph& g, const std::vector<std::string>&
 }
 
 TEST(X86Backend, W4A8LayersBetweenReferenceKernelsAreBitIdentical) {
-  for (int32_t block : {32, 8, 5}) expect_bit_identical(w4a8_network(block), {"x86"}, 3);
+  for (int32_t block : {32, 8, 5, 4}) expect_bit_identical(w4a8_network(block), {"x86"}, 4);
 }
 
 TEST(X86Backend, W4A8LayersBetweenXnnpackPartitionsShareNhwcTensorsAndAreBitIdentical) {
@@ -80,7 +82,7 @@ TEST(X86Backend, W4A8LayersBetweenXnnpackPartitionsShareNhwcTensorsAndAreBitIden
   ASSERT_TRUE(xnn_only) << xnn_only.error().message;
   size_t x86 = 0;
   for (const Step& s : mixed->steps()) x86 += s.backend == "x86" ? s.nodes.size() : 0;
-  EXPECT_EQ(x86, 3u);
+  EXPECT_EQ(x86, 4u);
   for (uint32_t seed : {5u, 6u}) {
     Session a(*mixed), b(*xnn_only);
     auto got = a.run(inputs(g, seed));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "edgeloop/runtime/quant_math.h"
 #include "edgeloop/runtime/x86/w4a8_gemm.h"
 
 namespace edgeloop::runtime::x86 {
@@ -27,13 +28,23 @@ bool claims(const Graph& g, const Node& n) {
   if (w.dtype != DType::kI4 || !w.constant || !w.quant.per_group() || !is_i8_per_tensor(x) || !is_i8_per_tensor(y)) return false;
   if (has_input(n, 2) && g.tensors[n.inputs[2]].dtype != DType::kF32) return false;
   if (n.op == OpType::kGemm) return x.shape.size() == 2 && n.attrs.get_int("transA", 0) == 0 && n.attrs.get_int("transB", 0) == 1;
-  return x.shape.size() == 4 && n.attrs.get_int("group", 1) == 1;
+  if (x.shape.size() != 4) return false;
+  const int64_t group = n.attrs.get_int("group", 1);
+  return group == 1 || (group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1);  // dense or depthwise
+}
+
+bool is_depthwise(const Node& n) { return n.op == OpType::kConv && n.attrs.get_int("group", 1) > 1;
 }
 
 // One W4A8 layer, prepared.
 struct Layer {
   const Node* node = nullptr;
-  W4A8Weights weights;
+  W4A8Weights weights;  // dense layers
+  // Depthwise layers: weights unpacked tap-major [tap][channel], scales [group][channel].
+  bool depthwise = false;
+  int64_t block = 0;
+  std::vector<int8_t> dw_weights;
+  std::vector<float> dw_scales;
   std::vector<float> bias;  // empty: none
   // Conv geometry (NCHW): input C×H×W, kernel kh×kw, output OH×OW.
   int64_t c = 0, h = 0, w = 0, kh = 1, kw = 1, oh = 1, ow = 1;
@@ -61,6 +72,10 @@ class X86Executable final : public Executable {
     q.y_scale = y.quant->scales[0];
     q.y_zero = y.quant->zero_point(0);
     q.bias = l.bias.empty() ? nullptr : l.bias.data();
+    if (l.depthwise) {
+      run_depthwise(l, x, y, q);
+      return;
+    }
     const int64_t n_out = l.weights.n();
     if (l.node->op == OpType::kGemm) {
       const int64_t m = x.dim(0), k = x.dim(1);
@@ -107,6 +122,45 @@ class X86Executable final : public Executable {
     }
   }
 
+  // Depthwise W4A8, channels innermost: each tap's products summed exactly per group, then the
+  // group sums feed each channel's f32 fma chain in group order (w4a8_accumulate, w4a8_output).
+  void run_depthwise(const Layer& l, const TensorView& x, const TensorView& y, const W4A8Quant& q) const {
+    const int64_t c = l.c, hw = l.h * l.w, pixels = l.oh * l.ow, taps = l.kh * l.kw;
+    const int64_t x_ch = l.in_nhwc ? 1 : hw, y_ch = l.out_nhwc ? 1 : pixels;  // channel strides
+    for (int64_t b = 0; b < x.dim(0); ++b) {
+      const int8_t* src = x.as<int8_t>() + b * c * hw;
+      int8_t* dst = y.as<int8_t>() + b * c * pixels;
+      parallel_rows(pixels, [&](int64_t p0, int64_t p1) {
+        std::vector<int32_t> acc(static_cast<size_t>(c));
+        std::vector<float> sum(static_cast<size_t>(c));
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t oy = p / l.ow, ox = p % l.ow;
+          std::fill(sum.begin(), sum.end(), 0.f);
+          for (int64_t t0 = 0, g = 0; t0 < taps; t0 += l.block, ++g) {
+            std::fill(acc.begin(), acc.end(), 0);
+            for (int64_t t = t0; t < std::min(taps, t0 + l.block); ++t) {
+              const int64_t iy = oy * l.strides[0] - l.pads[0] + (t / l.kw) * l.dil[0];
+              const int64_t ix = ox * l.strides[1] - l.pads[1] + (t % l.kw) * l.dil[1];
+              if (iy < 0 || iy >= l.h || ix < 0 || ix >= l.w) continue;  // padding: x − x_zero = 0
+              const int8_t* xp = src + (l.in_nhwc ? (iy * l.w + ix) * c : iy * l.w + ix);
+              const int8_t* wp = l.dw_weights.data() + t * c;
+              int32_t* a = acc.data();
+              if (x_ch == 1)  // NHWC: contiguous channels, a loop the compiler vectorizes
+                for (int64_t ch = 0; ch < c; ++ch) a[ch] += (xp[ch] - q.x_zero) * wp[ch];
+              else
+                for (int64_t ch = 0; ch < c; ++ch) a[ch] += (xp[ch * x_ch] - q.x_zero) * wp[ch];
+            }
+            const float* s = l.dw_scales.data() + g * c;
+            for (int64_t ch = 0; ch < c; ++ch) sum[ch] = w4a8_accumulate(sum[ch], acc[ch], s[ch]);
+          }
+          int8_t* out = dst + (l.out_nhwc ? p * c : p);
+          for (int64_t ch = 0; ch < c; ++ch)
+            out[ch * y_ch] = w4a8_output(sum[ch], q.x_scale, q.bias != nullptr ? q.bias[ch] : 0.f, q.y_scale, q.y_zero);
+        }
+      });
+    }
+  }
+
   // Splits [0, rows) into one contiguous range per thread.
   template <class Fn>
   void parallel_rows(int64_t rows, const Fn& fn) const {
@@ -141,7 +195,19 @@ class X86Backend final : public Backend {
       Layer l;
       l.node = &n;
       const int64_t rows = w.shape[0], k = w.elements() / rows;
-      EL_TRY(l.weights, pack_w4a8(w.data.span(), w.quant.scales, rows, k, w.quant.block_size, best_isa()));
+      if (is_depthwise(n)) {
+        l.depthwise = true;
+        l.block = w.quant.block_size;
+        const int64_t groups = (k + l.block - 1) / l.block;
+        l.dw_weights.resize(static_cast<size_t>(rows * k));
+        l.dw_scales.resize(static_cast<size_t>(rows * groups));
+        for (int64_t ch = 0; ch < rows; ++ch) {
+          for (int64_t t = 0; t < k; ++t) l.dw_weights[static_cast<size_t>(t * rows + ch)] = model::load_i4(w.data.data(), ch * k + t);
+          for (int64_t g2 = 0; g2 < groups; ++g2) l.dw_scales[static_cast<size_t>(g2 * rows + ch)] = w.quant.scales[static_cast<size_t>(ch * groups + g2)];
+        }
+      } else {
+        EL_TRY(l.weights, pack_w4a8(w.data.span(), w.quant.scales, rows, k, w.quant.block_size, best_isa()));
+      }
       if (has_input(n, 2)) {
         const auto b = g.tensors[n.inputs[2]].values<float>();
         l.bias.assign(b.begin(), b.end());
