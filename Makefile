@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 PY         := /usr/bin/python3
 
-.PHONY: all deps build test test-asan demo bench fuzz models conformance clean help
+.PHONY: all deps build test test-asan demo bench fuzz models conformance device-size clean help
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test       install deps, build, run every test through CTest"
 	@echo "make demo       install deps, build, run the main job (scripts/demo.sh)"
 	@echo "make bench      benchmarks (figures go into docs/benchmarks.md)"
+	@echo "make device-size  stripped size of the device library (runtime + loader + backends)"
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)"
 	@echo "make test-asan  the tests under AddressSanitizer + UBSan"
 	@echo "make models     regenerate models with PyTorch (MobileNetV2 into $(BUILD)/models)"
@@ -44,6 +45,9 @@ demo: build
 
 conformance: build
 	$(BUILD)/bin/edgeloop conformance onnx
+
+device-size: build
+	scripts/device-size.sh $(BUILD)/libedgeloop_device.so
 
 bench: build
 	$(BUILD)/bin/edgeloop_bench --benchmark_counters_tabular=true

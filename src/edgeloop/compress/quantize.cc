@@ -708,7 +708,18 @@ Result<Quantized> quantize_graph(const Graph& fp32, const QuantPlan& plan, const
   q.graph.meta.properties.emplace_back("edgeloop.quantization", quantization_record(plan, options, q.report, variant));
   // Verify (shape inference over the whole rewritten graph) and record the golden vector of
   // this variant: the device's smoke test compares against the quantized model's own output.
-  EL_CHECK(runtime::attach_golden(q.graph));
+  // Backends may requantize differently (XNNPACK in fp32, the reference in fixed point): 1 LSB per
+  // layer, which adds up over a deep network (7-8 output steps measured on MobileNetV2), so an
+  // output dequantized from integers is allowed kGoldenSteps of its quantization step.
+  constexpr float kGoldenSteps = 16.f;
+  float atol = 1e-5f;
+  for (const model::Node& n : q.graph.nodes)
+    if (n.op == model::OpType::kDequantizeLinear &&
+        std::find(q.graph.outputs.begin(), q.graph.outputs.end(), n.outputs[0]) != q.graph.outputs.end()) {
+      const model::QuantParams& in = q.graph.tensors[n.inputs[0]].quant;
+      if (in.per_tensor()) atol = std::max(atol, kGoldenSteps * in.scales[0]);
+    }
+  EL_CHECK(runtime::attach_golden(q.graph, 0x5eed, 1e-4f, atol));
   return q;
 }
 
