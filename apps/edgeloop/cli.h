@@ -34,5 +34,6 @@ void progress(std::string_view label, int64_t done, int64_t total);
 void add_model_commands(CLI::App& app);
 void add_quantize_commands(CLI::App& model);  // under `model`
 void add_conformance_commands(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace edgeloop::cli
