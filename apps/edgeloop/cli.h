@@ -9,6 +9,7 @@
 #include <string>
 
 #include "edgeloop/base/error.h"
+#include "edgeloop/runtime/program.h"
 
 namespace edgeloop::cli {
 
@@ -29,6 +30,14 @@ inline void print_json(const Json& j) { std::puts(j.dump(2).c_str()); }
 
 // One-line progress on stderr, only when stderr is a terminal.
 void progress(std::string_view label, int64_t done, int64_t total);
+
+// --backends and --threads of the commands that load a model to run it.
+struct RuntimeFlags {
+  std::string backends;  // comma-separated; empty = what this CPU supports
+  int threads = 1;
+  runtime::LoadOptions load() const;
+};
+void add_runtime_flags(CLI::App* command, RuntimeFlags& flags, bool threads = true);
 
 // Registers each command group on the root app.
 void add_model_commands(CLI::App& app);

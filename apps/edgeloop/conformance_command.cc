@@ -9,12 +9,14 @@ struct ConformanceArgs {
   std::string data, filter;
   bool json = false, quiet = false;
   int min_pass = 0;
+  RuntimeFlags rt{"reference", 1};
 };
 
 void run_conformance(const ConformanceArgs& a) {
   compress::ConformanceOptions opts;
   opts.data_dir = a.data;
   opts.filter = a.filter;
+  opts.load = a.rt.load();
   if (!a.json)
     opts.on_case = [&](const compress::CaseResult& c) {
       if (a.quiet && c.outcome == compress::CaseOutcome::kPassed) return;
@@ -51,6 +53,7 @@ void add_conformance_commands(CLI::App& app) {
   onnx->add_option("--data", a->data, "folder with node/, pytorch-converted/, ... (default: libonnx-testdata's)");
   onnx->add_option("--filter", a->filter, "only tests whose suite/name contains this");
   onnx->add_option("--min-pass", a->min_pass, "also fail when fewer tests pass (guards against silent declines)");
+  add_runtime_flags(onnx, a->rt);
   onnx->add_flag("-q,--quiet", a->quiet, "do not list passing tests");
   onnx->add_flag("--json", a->json, "print the report as JSON");
   onnx->callback([a] { run_conformance(*a); });

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "edgeloop/model/artifact.h"
+#include "edgeloop/runtime/backends.h"
 
 namespace edgeloop::cli {
 
@@ -10,6 +11,27 @@ void progress(std::string_view label, int64_t done, int64_t total) {
   if (!::isatty(STDERR_FILENO)) return;
   fmt::print(stderr, "\r{}: {}/{}{}", label, done, total, done == total ? "\n" : "");
   std::fflush(stderr);
+}
+
+runtime::LoadOptions RuntimeFlags::load() const {
+  runtime::LoadOptions o;
+  o.threads = threads;
+  for (size_t begin = 0; begin < backends.size();) {
+    size_t end = backends.find(',', begin);
+    if (end == std::string::npos) end = backends.size();
+    if (end > begin) o.backends.push_back(backends.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return o;
+}
+
+void add_runtime_flags(CLI::App* command, RuntimeFlags& flags, bool threads) {
+  command->add_option("--backends", flags.backends,
+                      fmt::format("backends to use, in priority order, comma-separated (known: {}); the reference kernels run "
+                                  "what none claims (default: {})",
+                                  fmt::join(runtime::known_backends(), ", "),
+                                  flags.backends.empty() ? std::string("the ones this CPU supports") : flags.backends));
+  if (threads) command->add_option("--threads", flags.threads, "threads of the model's thread pool (default 1)")->check(CLI::PositiveNumber);
 }
 
 }  // namespace edgeloop::cli

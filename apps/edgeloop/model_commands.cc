@@ -98,12 +98,13 @@ void run_import(const ImportArgs& a) {
 
 struct InspectArgs {
   std::string path;
+  RuntimeFlags rt;
   bool json = false, nodes = false;
 };
 
 void run_inspect(const InspectArgs& a) {
   const auto start = std::chrono::steady_clock::now();
-  runtime::Program p = unwrap(runtime::Program::load(a.path));
+  runtime::Program p = unwrap(runtime::Program::load(a.path, a.rt.load()));
   const double load_ms = ms_since(start);
   const Graph& g = p.graph();
   std::map<std::string, int> op_counts;
@@ -112,13 +113,21 @@ void run_inspect(const InspectArgs& a) {
   for (const auto& t : g.tensors)
     if (t.constant) params += t.elements();
   const auto& m = g.meta;
+  // Per backend: how many steps (partitions, or nodes on the reference kernels) and nodes it runs.
+  std::map<std::string, std::pair<int, int>> placement;
+  for (const auto& s : p.steps()) {
+    ++placement[s.backend].first;
+    placement[s.backend].second += static_cast<int>(s.nodes.size());
+  }
   if (a.json) {
     Json j{{"path", a.path}, {"name", m.name}, {"version", m.version}, {"variant", m.variant}, {"producer", m.producer},
            {"min_runtime_version", m.min_runtime_version}, {"labels", m.labels}, {"required_ops", m.required_ops},
            {"inputs", Json::array()}, {"outputs", Json::array()}, {"ops", op_counts}, {"nodes", g.nodes.size()},
            {"tensors", g.tensors.size()}, {"parameters", params}, {"weight_bytes", g.weight_bytes()},
            {"file_bytes", fs::file_size(a.path)}, {"arena_bytes", p.plan().arena_bytes},
-           {"naive_activation_bytes", p.plan().naive_bytes}, {"golden", m.golden.has_value()}, {"load_ms", load_ms}};
+           {"naive_activation_bytes", p.plan().naive_bytes}, {"golden", m.golden.has_value()}, {"load_ms", load_ms},
+           {"backends", Json::object()}};
+    for (const auto& [b, c] : placement) j["backends"][b] = {{"steps", c.first}, {"nodes", c.second}};
     for (auto id : g.inputs) j["inputs"].push_back(tensor_json(g.tensors[id]));
     for (auto id : g.outputs) j["outputs"].push_back(tensor_json(g.tensors[id]));
     for (const auto& [k, v] : m.properties) j["properties"][k] = v;
@@ -143,6 +152,11 @@ void run_inspect(const InspectArgs& a) {
   for (const auto& [op, n] : op_counts) ops += fmt::format("{}{}×{}", ops.empty() ? "" : ", ", op, n);
   fmt::print("  nodes     {} ({})\n  params    {} in {} constant tensors, {}\n", g.nodes.size(), ops, params,
              std::count_if(g.tensors.begin(), g.tensors.end(), [](auto& t) { return t.constant; }), human_bytes(g.weight_bytes()));
+  std::string placed;
+  for (const auto& [b, c] : placement)
+    placed += b == "reference" ? fmt::format("{}{} ({} nodes)", placed.empty() ? "" : ", ", b, c.second)
+                               : fmt::format("{}{} ({} partitions, {} nodes)", placed.empty() ? "" : ", ", b, c.first, c.second);
+  fmt::print("  backends  {}\n", placed);
   fmt::print("  arena     {} planned (naive sum of activations {})\n", human_bytes(p.plan().arena_bytes), human_bytes(p.plan().naive_bytes));
   fmt::print("  file      {}, loaded and verified in {:.2f} ms\n", human_bytes(fs::file_size(a.path)), load_ms);
   fmt::print("  runtime   {}; golden vector {}\n",
@@ -162,11 +176,12 @@ void run_inspect(const InspectArgs& a) {
 struct RunArgs {
   std::string path, output_dir;
   std::vector<std::string> inputs;
+  RuntimeFlags rt;
   bool json = false;
 };
 
 void run_run(const RunArgs& a) {
-  runtime::Program p = unwrap(runtime::Program::load(a.path));
+  runtime::Program p = unwrap(runtime::Program::load(a.path, a.rt.load()));
   const Graph& g = p.graph();
   std::vector<model::TensorData> inputs;
   for (const std::string& spec : a.inputs) {
@@ -206,12 +221,13 @@ struct EvalArgs {
   std::string path, dataset = "fashion-mnist", split = "test", logits_out;
   int64_t limit = 0;
   int threads = 1;
+  RuntimeFlags rt;
   bool json = false;
 };
 
 void run_eval(const EvalArgs& a) {
   if (a.dataset != "fashion-mnist") throw CommandError{fmt::format("unknown dataset '{}': only fashion-mnist is built in", a.dataset)};
-  runtime::Program p = unwrap(runtime::Program::load(a.path));
+  runtime::Program p = unwrap(runtime::Program::load(a.path, a.rt.load()));
   auto data = unwrap(compress::load_fashion_mnist(a.split, a.limit));
   compress::EvalOptions opts;
   opts.keep_logits = !a.logits_out.empty();
@@ -239,12 +255,13 @@ void run_eval(const EvalArgs& a) {
 
 struct VerifyArgs {
   std::string path;
+  RuntimeFlags rt;
   bool json = false;
 };
 
 void run_verify(const VerifyArgs& a) {
   const auto start = std::chrono::steady_clock::now();
-  runtime::Program p = unwrap(runtime::Program::load(a.path));
+  runtime::Program p = unwrap(runtime::Program::load(a.path, a.rt.load()));
   unwrap(runtime::check_golden(p));
   const double ms = ms_since(start);
   if (a.json) print_json({{"path", a.path}, {"ok", true}, {"milliseconds", ms}});
@@ -271,6 +288,7 @@ void add_model_commands(CLI::App& app) {
   auto* ins = model->add_subcommand("inspect", "Show an artifact's metadata, ops, parameters, bytes and planned arena");
   ins->add_option("model", sa->path, ".edge file")->required();
   ins->add_flag("--nodes", sa->nodes, "list every node");
+  add_runtime_flags(ins, sa->rt);
   ins->add_flag("--json", sa->json, "print as JSON");
   ins->callback([sa] { run_inspect(*sa); });
 
@@ -279,6 +297,7 @@ void add_model_commands(CLI::App& app) {
   run->add_option("model", ra->path, ".edge file")->required();
   run->add_option("-i,--input", ra->inputs, "NAME=file.npy (or file.npy for a one-input model)")->required();
   run->add_option("-d,--output-dir", ra->output_dir, "folder for the outputs, one NAME.npy each")->required();
+  add_runtime_flags(run, ra->rt);
   run->add_flag("--json", ra->json, "print as JSON");
   run->callback([ra] { run_run(*ra); });
 
@@ -292,6 +311,7 @@ void add_model_commands(CLI::App& app) {
   ev->add_option("--threads", ea->threads, "sessions evaluating slices of the images in parallel; latency is per inference")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  add_runtime_flags(ev, ea->rt, /*threads=*/false);
   ev->add_flag("--json", ea->json, "print as JSON");
   ev->callback([ea] { run_eval(*ea); });
 
@@ -300,6 +320,7 @@ void add_model_commands(CLI::App& app) {
   auto va = std::make_shared<VerifyArgs>();
   auto* ver = model->add_subcommand("verify", "Load and verify an artifact and run its golden test vector (the smoke test)");
   ver->add_option("model", va->path, ".edge file")->required();
+  add_runtime_flags(ver, va->rt);
   ver->add_flag("--json", va->json, "print as JSON");
   ver->callback([va] { run_verify(*va); });
 }

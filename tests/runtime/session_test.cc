@@ -47,7 +47,7 @@ TEST(Session, WrongInputsAreRefusedWithTheExpectedShape) {
 }
 
 TEST(Session, ObserverSeesEveryNodeOutputInOrderWithHandComputedValues) {
-  auto program = Program::from_graph(testing::tiny_mlp());
+  auto program = Program::from_graph(testing::tiny_mlp(), LoadOptions::reference());
   ASSERT_TRUE(program) << program.error().message;
   Session session(*program);
   const std::vector<float> x = {1, -2, 0.5f, 3};

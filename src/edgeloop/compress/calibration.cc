@@ -289,7 +289,13 @@ Result<CalibrationStats> collect_statistics(const runtime::Program& program, con
   for (const model::Node& n : g.nodes)
     for (model::TensorId id : n.outputs) track(id);
 
-  runtime::Session session(program);
+  // Observing every node needs every node on the reference kernels.
+  std::optional<runtime::Program> reference;
+  if (!program.reference_only()) {
+    EL_TRY(runtime::Program p, runtime::Program::from_graph(g, runtime::LoadOptions::reference()));
+    reference.emplace(std::move(p));
+  }
+  runtime::Session session(reference ? *reference : program);
   auto observe = [&](const model::Node& node, std::span<const runtime::TensorView> outputs) {
     for (size_t j = 0; j < outputs.size() && j < node.outputs.size(); ++j) {
       const model::TensorId id = node.outputs[j];

@@ -33,7 +33,7 @@ Result<PlanScorer> PlanScorer::create(const model::Graph& fp32, const Calibratio
   s.holdout_ = std::move(holdout);
   s.options_ = std::move(options);
   s.threads_ = threads;
-  EL_TRY(runtime::Program program, runtime::Program::from_graph(fp32));
+  EL_TRY(runtime::Program program, runtime::Program::from_graph(fp32, runtime::LoadOptions::reference()));
   EvalOptions eval;
   eval.keep_logits = true;
   eval.threads = threads;
@@ -49,7 +49,7 @@ Result<Score> PlanScorer::score(const QuantPlan& plan) const {
     for (const auto& [p, s] : *known_)
       if (p == plan) return s;
   EL_TRY(Quantized q, quantize_graph(*fp32_, plan, stats_, options_));
-  EL_TRY(runtime::Program program, runtime::Program::from_graph(std::move(q.graph)));
+  EL_TRY(runtime::Program program, runtime::Program::from_graph(std::move(q.graph), runtime::LoadOptions::reference()));
   EvalOptions eval;
   eval.keep_logits = true;
   eval.threads = threads_;

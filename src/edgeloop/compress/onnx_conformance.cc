@@ -58,7 +58,7 @@ int ConformanceReport::count(CaseOutcome o) const {
   return static_cast<int>(std::count_if(cases.begin(), cases.end(), [o](const CaseResult& c) { return c.outcome == o; }));
 }
 
-CaseResult run_onnx_case(const fs::path& dir, std::string suite, double rtol, double atol) {
+CaseResult run_onnx_case(const fs::path& dir, std::string suite, double rtol, double atol, const runtime::LoadOptions& load) {
   CaseResult r{std::move(suite), dir.filename().string(), CaseOutcome::kFailed, {}, 0, 0};
   auto info = model::inspect_onnx(dir / "model.onnx");
   if (!info) {
@@ -102,7 +102,7 @@ CaseResult run_onnx_case(const fs::path& dir, std::string suite, double rtol, do
     return r;
   }
   r.bound_inputs = static_cast<int>(info->inputs.size() - graph->inputs.size());
-  auto program = runtime::Program::from_graph(std::move(*graph));
+  auto program = runtime::Program::from_graph(std::move(*graph), load);
   if (!program) {
     r.outcome = program.error().code == ErrorCode::kUnsupported ? CaseOutcome::kDeclined : CaseOutcome::kFailed;
     r.reason = program.error().message;
@@ -167,7 +167,7 @@ Result<ConformanceReport> run_onnx_conformance(const ConformanceOptions& options
     std::sort(dirs.begin(), dirs.end());
     for (const fs::path& dir : dirs) {
       if (!options.filter.empty() && (std::string(suite) + "/" + dir.filename().string()).find(options.filter) == std::string::npos) continue;
-      report.cases.push_back(run_onnx_case(dir, suite, options.rtol, options.atol));
+      report.cases.push_back(run_onnx_case(dir, suite, options.rtol, options.atol, options.load));
       if (options.on_case) options.on_case(report.cases.back());
     }
   }

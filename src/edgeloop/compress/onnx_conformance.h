@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "edgeloop/base/error.h"
+#include "edgeloop/runtime/program.h"
 
 namespace edgeloop::compress {
 
@@ -37,12 +38,14 @@ struct ConformanceOptions {
   std::filesystem::path data_dir;  // holds node/, pytorch-converted/, ...
   std::string filter;              // substring of "suite/name"; empty = all
   double rtol = 1e-3, atol = 1e-7;
+  runtime::LoadOptions load = runtime::LoadOptions::reference();  // the backends and threads the cases run on
   std::function<void(const CaseResult&)> on_case;  // called as each case finishes
 };
 
 inline constexpr const char* kOnnxTestDataDir = "/usr/share/libonnx-testdata/data";
 
 Result<ConformanceReport> run_onnx_conformance(const ConformanceOptions& options);
-CaseResult run_onnx_case(const std::filesystem::path& dir, std::string suite, double rtol, double atol);
+CaseResult run_onnx_case(const std::filesystem::path& dir, std::string suite, double rtol, double atol,
+                         const runtime::LoadOptions& load = runtime::LoadOptions::reference());
 
 }  // namespace edgeloop::compress

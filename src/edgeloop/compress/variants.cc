@@ -113,7 +113,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
 
   // Load and check everything before any long work.
   EL_TRY(SharedBytes fp32_bytes, map_file(o.fp32_path));
-  EL_TRY(runtime::Program fp32_program, runtime::Program::load(fp32_bytes));
+  EL_TRY(runtime::Program fp32_program, runtime::Program::load(fp32_bytes, runtime::LoadOptions::reference()));
   const model::Graph& fp32 = fp32_program.graph();
   EL_CHECK(expect_fp32_graph(fp32));
   EL_TRY(ImageDataset eval_set, load_image_set(o.eval));
@@ -154,7 +154,7 @@ Result<VariantMatrix> build_variants(const VariantsOptions& o, const fs::path& o
     const fs::path file = staging.path() / (v.name + ".edge");
     EL_CHECK(model::write_artifact(g, file));
     EL_TRY(SharedBytes bytes, map_file(file));
-    EL_TRY(runtime::Program program, runtime::Program::load(bytes));
+    EL_TRY(runtime::Program program, runtime::Program::load(bytes, runtime::LoadOptions::reference()));
     v.file = file.filename().string();
     v.weight_bytes = static_cast<int64_t>(g.weight_bytes());
     v.bytes = static_cast<int64_t>(bytes.size());

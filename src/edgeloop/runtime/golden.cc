@@ -18,7 +18,7 @@ model::TensorData random_input(const model::Tensor& input, uint64_t seed) {
 
 Status attach_golden(model::Graph& graph, uint64_t seed, float rtol, float atol) {
   graph.meta.golden.reset();
-  EL_TRY(Program program, Program::from_graph(graph));
+  EL_TRY(Program program, Program::from_graph(graph, LoadOptions::reference()));  // the oracle
   model::GoldenVector golden;
   golden.rtol = rtol;
   golden.atol = atol;

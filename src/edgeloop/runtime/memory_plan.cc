@@ -5,7 +5,7 @@
 
 namespace edgeloop::runtime {
 
-MemoryPlan plan_memory(const model::Graph& g) {
+MemoryPlan plan_memory(const model::Graph& g, std::span<const char> internal) {
   const size_t n = g.tensors.size();
   const int end = static_cast<int>(g.nodes.size());
   std::vector<int> first(n, -2), last(n, -2);  // -2: not an activation
@@ -24,7 +24,7 @@ MemoryPlan plan_memory(const model::Graph& g) {
   std::vector<size_t> order;
   std::vector<size_t> size(n, 0);
   for (size_t i = 0; i < n; ++i)
-    if (first[i] != -2 && !g.tensors[i].constant) {
+    if (first[i] != -2 && !g.tensors[i].constant && !(i < internal.size() && internal[i])) {
       size[i] = align_up(std::max<size_t>(g.tensors[i].byte_size(), 1), kArenaAlignment);
       plan.naive_bytes += size[i];
       order.push_back(i);

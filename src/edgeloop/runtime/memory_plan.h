@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "edgeloop/model/graph.h"
@@ -20,7 +21,8 @@ struct MemoryPlan {
 // Lifetime of a tensor = [step that produces it, last step that reads it]; graph inputs are
 // live from the start, graph outputs to the end. Tensors are placed largest first, each at the
 // lowest aligned offset that does not overlap a placed tensor whose lifetime intersects
-// (TFLite's "greedy by size" arena planner).
-MemoryPlan plan_memory(const model::Graph& graph);
+// (TFLite's "greedy by size" arena planner). Tensors marked in `internal` (by TensorId; live only
+// inside a backend's partition, which keeps them in its own memory) get no place.
+MemoryPlan plan_memory(const model::Graph& graph, std::span<const char> internal = {});
 
 }  // namespace edgeloop::runtime

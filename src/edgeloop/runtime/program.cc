@@ -1,28 +1,131 @@
 #include "edgeloop/runtime/program.h"
 
+#include <algorithm>
+
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/model/shape_inference.h"
+#include "edgeloop/runtime/backends.h"
 #include "edgeloop/runtime/reference/kernels.h"
 
 namespace edgeloop::runtime {
 
-Result<Program> Program::load(const std::filesystem::path& path) {
+namespace {
+
+// The boundary of the nodes [begin, end) of the execution order (backend.h's Partition).
+Partition make_partition(const model::Graph& g, size_t begin, size_t end) {
+  Partition p;
+  std::vector<char> inside(g.tensors.size(), 0);  // produced inside
+  for (size_t i = begin; i < end; ++i) {
+    p.nodes.push_back(i);
+    for (model::TensorId id : g.nodes[i].outputs) inside[id] = 1;
+  }
+  auto add = [](std::vector<model::TensorId>& v, model::TensorId id) {
+    if (std::find(v.begin(), v.end(), id) == v.end()) v.push_back(id);
+  };
+  for (size_t i = begin; i < end; ++i)
+    for (model::TensorId id : g.nodes[i].inputs)
+      if (id != model::kNoTensor && !inside[id] && !g.tensors[id].constant) add(p.inputs, id);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (i >= begin && i < end) continue;
+    for (model::TensorId id : g.nodes[i].inputs)
+      if (id != model::kNoTensor && inside[id]) add(p.outputs, id);
+  }
+  for (model::TensorId id : g.outputs)
+    if (inside[id]) add(p.outputs, id);
+  std::sort(p.outputs.begin(), p.outputs.end());
+  return p;
+}
+
+std::string step_name(const model::Graph& g, std::string_view backend, const Partition& p) {
+  const auto& first = g.nodes[p.nodes.front()];
+  if (p.nodes.size() == 1) return first.name;
+  return fmt::format("{}: {} … {} ({} nodes)", backend, first.name, g.nodes[p.nodes.back()].name, p.nodes.size());
+}
+
+}  // namespace
+
+Result<Program> Program::load(const std::filesystem::path& path, const LoadOptions& options) {
   EL_TRY(model::Graph g, model::load_artifact(path));
-  return from_graph(std::move(g));
+  return from_graph(std::move(g), options);
 }
 
-Result<Program> Program::load(SharedBytes artifact) {
+Result<Program> Program::load(SharedBytes artifact, const LoadOptions& options) {
   EL_TRY(model::Graph g, model::load_artifact(std::move(artifact)));
-  return from_graph(std::move(g));
+  return from_graph(std::move(g), options);
 }
 
-Result<Program> Program::from_graph(model::Graph graph) {
+Result<Program> Program::from_graph(model::Graph graph, const LoadOptions& options) {
   EL_CHECK(model::verify_graph(graph));
+  if (options.threads < 1) return make_error(ErrorCode::kInvalidArgument, "threads must be at least 1, got {}", options.threads);
   auto state = std::make_shared<State>();
-  for (const model::Node& n : graph.nodes) state->kernels.push_back(reference::kernel_for(n.op));
-  state->plan = plan_memory(graph);
-  state->graph = std::move(graph);
-  return Program(std::move(state));
+  state->graph = std::move(graph);  // first: executables may keep pointers into it
+  const model::Graph& g = state->graph;
+  state->pool = std::make_unique<ThreadPool>(options.threads);
+
+  const bool chosen = !options.backends.empty();
+  for (const std::string& name : chosen ? options.backends : default_backends()) {
+    if (name == "reference") continue;
+    EL_TRY(auto backend, make_backend(name));
+    state->backends.push_back(std::move(backend));
+  }
+
+  // Each node goes to the first backend that claims it; contiguous runs of one backend's nodes
+  // form its partitions.
+  const size_t n = g.nodes.size();
+  constexpr size_t kReference = SIZE_MAX;
+  std::vector<size_t> owner(n, kReference);
+  for (size_t b = state->backends.size(); b-- > 0;) {
+    const std::vector<bool> claimed = state->backends[b]->claim(g);
+    for (size_t i = 0; i < n && i < claimed.size(); ++i)
+      if (claimed[i]) owner[i] = b;
+  }
+  std::vector<char> internal(g.tensors.size(), 0);
+  for (size_t begin = 0; begin < n;) {
+    size_t end = begin + 1;
+    while (end < n && owner[end] == owner[begin]) ++end;
+    bool prepared = false;
+    if (owner[begin] != kReference) {
+      const Backend& backend = *state->backends[owner[begin]];
+      Partition partition = make_partition(g, begin, end);
+      auto exec = backend.prepare(g, partition, *state->pool);
+      if (exec) {
+        for (size_t i : partition.nodes)
+          for (model::TensorId id : g.nodes[i].outputs)
+            if (std::find(partition.outputs.begin(), partition.outputs.end(), id) == partition.outputs.end()) internal[id] = 1;
+        state->steps.push_back({std::string(backend.name()), partition.nodes, step_name(g, backend.name(), partition)});
+        state->kernels.push_back(nullptr);
+        state->executables.push_back(std::move(*exec));
+        prepared = true;
+      } else if (chosen || exec.error().code != ErrorCode::kUnsupported) {
+        return std::unexpected(std::move(exec).error().context(fmt::format("backend {}", backend.name())));
+      }
+    }
+    if (!prepared)
+      for (size_t i = begin; i < end; ++i) {
+        state->steps.push_back({"reference", {i}, g.nodes[i].name});
+        state->kernels.push_back(reference::kernel_for(g.nodes[i].op));
+        state->executables.push_back(nullptr);
+      }
+    begin = end;
+  }
+  state->plan = plan_memory(g, internal);
+    return Program(std::move(state));
+}
+
+bool Program::reference_only() const {
+  return std::all_of(state_->steps.begin(), state_->steps.end(), [](const Step& s) { return s.backend == "reference"; });
+}
+
+std::vector<std::string> Program::backends_used() const {
+  std::vector<std::string> used;
+  for (const Step& s : state_->steps)
+    if (s.backend != "reference" && std::find(used.begin(), used.end(), s.backend) == used.end()) used.push_back(s.backend);
+  for (const Step& s : state_->steps)
+    if (s.backend == "reference") {
+      used.push_back("reference");
+      break;
+    }
+  return used;
 }
 
 }  // namespace edgeloop::runtime

@@ -8,8 +8,10 @@ namespace edgeloop::runtime {
 
 namespace {
 void free_arena(std::byte* p) { ::operator delete[](p, std::align_val_t(kArenaAlignment)); }
+// Backends may read a little past a tensor's end (XNNPACK up to 16 bytes); keep that in the arena.
+constexpr size_t kArenaTail = 64;
 std::byte* alloc_arena(size_t bytes) {
-  return static_cast<std::byte*>(::operator new[](std::max<size_t>(bytes, 1), std::align_val_t(kArenaAlignment)));
+  return static_cast<std::byte*>(::operator new[](bytes + kArenaTail, std::align_val_t(kArenaAlignment)));
 }
 }  // namespace
 
@@ -63,18 +65,43 @@ Status Session::bind_inputs(std::span<const model::TensorData> inputs) {
 }
 
 Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs) {
-  return run(inputs, NodeObserver{});
+  return run(inputs, StepObserver{});
+}
+
+Status Session::run_step(size_t step) {
+  const Program::State& s = *program_.state_;
+  if (s.executables[step] != nullptr) return s.executables[step]->run(views_);
+  const size_t node = s.steps[step].nodes.front();
+  return s.kernels[step](KernelContext{s.graph.nodes[node], node_inputs_[node], node_outputs_[node]});
+}
+
+Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs,
+                                                    const StepObserver& observer) {
+  EL_CHECK(bind_inputs(inputs));
+  for (size_t i = 0; i < program_.steps().size(); ++i) {
+    EL_CHECK(run_step(i));
+    if (observer) observer(i);
+  }
+  return collect_outputs();
 }
 
 Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs,
                                                     const NodeObserver& observer) {
+  const auto& steps = program_.steps();
+  if (observer && !program_.reference_only())
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "observing every node needs a program on the reference kernels (LoadOptions::reference())");
   EL_CHECK(bind_inputs(inputs));
   const model::Graph& g = program_.graph();
-  const auto& kernels = program_.kernels();
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    EL_CHECK(kernels[i](KernelContext{g.nodes[i], node_inputs_[i], node_outputs_[i]}));
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EL_CHECK(run_step(i));
     if (observer) observer(g.nodes[i], node_outputs_[i]);
   }
+  return collect_outputs();
+}
+
+std::vector<model::TensorData> Session::collect_outputs() const {
+  const model::Graph& g = program_.graph();
   std::vector<model::TensorData> outs;
   for (model::TensorId id : g.outputs) {
     const model::Tensor& t = g.tensors[id];

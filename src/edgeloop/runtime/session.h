@@ -13,6 +13,8 @@ namespace edgeloop::runtime {
 // Called after each node with views of its outputs. The views point into the session arena and
 // are valid only during the call (the memory plan reuses buffers); copy what must outlive it.
 using NodeObserver = std::function<void(const model::Node&, std::span<const TensorView> outputs)>;
+// Called after each step (Program::steps()) with its index: profiling.
+using StepObserver = std::function<void(size_t step)>;
 
 class Session {
  public:
@@ -22,19 +24,23 @@ class Session {
   // dtype and shape must match exactly. Returns the graph outputs in order.
   Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs);
   // The same, calling `observer` (when set) after every node: calibration sees every
-  // intermediate tensor without the session copying anything.
+  // intermediate tensor without the session copying anything. Only a Program that runs every
+  // node on the reference kernels (LoadOptions::reference()) can be observed node by node.
   Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const NodeObserver& observer);
+  Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const StepObserver& observer);
 
   const Program& program() const { return program_; }
   size_t arena_bytes() const { return program_.plan().arena_bytes; }
 
  private:
   Status bind_inputs(std::span<const model::TensorData> inputs);
+  Status run_step(size_t step);
+  std::vector<model::TensorData> collect_outputs() const;
 
   Program program_;
   std::unique_ptr<std::byte[], void (*)(std::byte*)> arena_;
   std::vector<TensorView> views_;                    // one per graph tensor
-  std::vector<std::vector<TensorView>> node_inputs_, node_outputs_;
+  std::vector<std::vector<TensorView>> node_inputs_, node_outputs_;  // per node
 };
 
 }  // namespace edgeloop::runtime
