@@ -11,6 +11,7 @@ namespace {
 struct BenchArgs {
   std::string path;
   runtime::BenchmarkOptions options;
+  RuntimeFlags rt;
   bool json = false, no_verify = false;
 };
 
@@ -18,6 +19,27 @@ std::string bytes_str(size_t b) {
   if (b >= (1u << 20)) return fmt::format("{:.2f} MiB", b / 1048576.0);
   if (b >= 1024) return fmt::format("{:.1f} KiB", b / 1024.0);
   return fmt::format("{} B", b);
+}
+
+// Fits text into `width` columns (counted in code points, as fmt pads): long step names keep
+// their start and end ("xnnpack: /a/Conv … /z/Gemm (13 nodes)"), op lists their start.
+std::vector<size_t> code_points(std::string_view s) {  // byte offset of each code point
+  std::vector<size_t> at;
+  for (size_t i = 0; i < s.size(); ++i)
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) at.push_back(i);
+  return at;
+}
+size_t columns(std::string_view s) { return code_points(s).size(); }
+std::string clip_middle(const std::string& s, size_t width) {
+  const auto at = code_points(s);
+  if (at.size() <= width || width < 3) return s;
+  const size_t head = (width - 1) / 2, tail = width - 1 - head;
+  return s.substr(0, at[head]) + "…" + s.substr(at[at.size() - tail]);
+}
+std::string clip_right(const std::string& s, size_t width) {
+  const auto at = code_points(s);
+  if (at.size() <= width || width < 2) return s;
+  return s.substr(0, at[width - 1]) + "…";
 }
 
 // Milliseconds with about four significant digits and no exponent.
@@ -64,24 +86,25 @@ void print_human(const std::string& path, const runtime::BenchmarkResult& r) {
   if (r.profile.empty()) return;
   size_t name_w = 4, op_w = 2, backend_w = 7;
   for (const auto& s : r.profile) {
-    name_w = std::max(name_w, s.step.size());
-    op_w = std::max(op_w, s.op.size());
-    backend_w = std::max(backend_w, s.backend.size());
+    name_w = std::max(name_w, columns(s.step));
+    op_w = std::max(op_w, columns(s.op));
+    backend_w = std::max(backend_w, columns(s.backend));
   }
-  name_w = std::min<size_t>(name_w, 48);
+  name_w = std::min<size_t>(name_w, 60);
+  op_w = std::min<size_t>(op_w, 32);
   fmt::print("\n  time per step, mean over {} runs, largest first\n", r.runs);
   fmt::print("  {:<{}}  {:<{}}  {:<{}}  {:>10}  {:>6}  {:>6}\n", "step", name_w, "backend", backend_w, "op", op_w, "mean µs",
              "share", "cum.");
   double cumulative = 0;
   for (const auto& s : r.profile) {
     cumulative += s.share;
-    std::string name = s.step.size() > name_w ? "…" + s.step.substr(s.step.size() - name_w + 1) : s.step;
-    fmt::print("  {:<{}}  {:<{}}  {:<{}}  {:>10.2f}  {:>5.1f}%  {:>5.1f}%\n", name, name_w, s.backend, backend_w, s.op, op_w,
-               s.mean_us, 100 * s.share, 100 * cumulative);
+    fmt::print("  {:<{}}  {:<{}}  {:<{}}  {:>10.2f}  {:>5.1f}%  {:>5.1f}%\n", clip_middle(s.step, name_w), name_w, s.backend,
+               backend_w, clip_right(s.op, op_w), op_w, s.mean_us, 100 * s.share, 100 * cumulative);
   }
 }
 
 void run_bench(BenchArgs& a) {
+  a.options.load = a.rt.load();
   a.options.verify = !a.no_verify;
   a.options.progress = [](int64_t done, int64_t total) { progress("benchmarking", done, total); };
   auto r = unwrap(runtime::benchmark(a.path, a.options));
@@ -102,13 +125,7 @@ void add_bench_command(CLI::App& app) {
   b->add_option("--warmup", a->options.warmup, "untimed inferences before the timed ones (caches, page faults, clocks)")
       ->check(CLI::Range(0, 100'000'000))
       ->capture_default_str();
-  b->add_option("--threads", a->options.threads, "threads the runtime may use inside one inference")
-      ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
-  b->add_option("--backends", a->options.backends,
-                "comma-separated backends to use, in order of preference (e.g. xnnpack,reference); "
-                "default: chosen from the CPU's features. Unknown names are refused")
-      ->delimiter(',');
+  add_runtime_flags(b, a->rt);  // --backends, --threads: as every command that runs a model
   b->add_flag("--profile", a->options.profile,
               "also time every step (a reference-kernel node or a backend partition), aggregated over the timed runs");
   b->add_flag("--no-verify", a->no_verify,

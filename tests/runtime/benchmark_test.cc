@@ -123,7 +123,10 @@ TEST(Benchmark, FashionCnnGivesSanePositiveNumbersAndAGoldenMatch) {
 
   // One profile row per step, every step's backend listed, shares summing to 1, the rows' means
   // adding up to no more than the mean latency.
-  EXPECT_EQ(r->profile.size(), g->nodes.size());
+  auto program = Program::load(path, o.load);
+  ASSERT_TRUE(program) << program.error().message;
+  EXPECT_EQ(r->profile.size(), program->steps().size());
+  EXPECT_EQ(r->backends, program->backends_used());
   double share = 0, step_us = 0;
   for (const auto& s : r->profile) {
     share += s.share;
@@ -136,6 +139,41 @@ TEST(Benchmark, FashionCnnGivesSanePositiveNumbersAndAGoldenMatch) {
   EXPECT_NEAR(share, 1.0, 1e-9);
   EXPECT_LE(step_us, l.mean * 1000 * 1.0001);
   EXPECT_TRUE(std::is_sorted(r->profile.begin(), r->profile.end(), [](auto& a, auto& b) { return a.mean_us > b.mean_us; }));
+}
+
+TEST(Benchmark, LoadOptionsChooseTheBackendsAndThreadsThatAreReported) {
+  TempDir dir;
+  auto g = model::import_onnx(fs::path(EDGELOOP_SOURCE_DIR) / "examples/fashion_mnist/fashion_cnn.onnx");
+  ASSERT_TRUE(g) << g.error().message;
+  ASSERT_TRUE(attach_golden(*g));
+  const fs::path path = dir.path / "cnn.edge";
+  ASSERT_TRUE(model::write_artifact(*g, path));
+
+  // Reference kernels only: one step per node, each named after its node with its op.
+  BenchmarkOptions o;
+  o.runs = 2;
+  o.warmup = 0;
+  o.profile = true;
+  o.load = LoadOptions::reference();
+  auto r = benchmark(path, o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->backends, std::vector<std::string>{"reference"});
+  EXPECT_EQ(r->threads, 1);
+  ASSERT_EQ(r->profile.size(), g->nodes.size());
+  for (const auto& s : r->profile) {
+    auto node = std::find_if(g->nodes.begin(), g->nodes.end(), [&](const model::Node& n) { return n.name == s.step; });
+    ASSERT_NE(node, g->nodes.end()) << s.step;
+    EXPECT_EQ(s.op, model::op_name(node->op));
+    EXPECT_EQ(s.backend, "reference");
+  }
+
+  // Two threads: the program's pool has them, and the output still matches the golden vector.
+  o.load.threads = 2;
+  o.load.backends = {};
+  r = benchmark(path, o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->threads, 2);
+  EXPECT_EQ(r->golden, GoldenCheck::kMatch);
 }
 
 TEST(Benchmark, WithoutAGoldenVectorInputsAreRandomAndNoProfileIsTaken) {
@@ -192,13 +230,13 @@ TEST(Benchmark, BadOptionsAndFilesAreRefusedWithWhatIsWrong) {
   o.runs = 0;
   expect_error(o, "runs must be at least 1", path);
   o = {};
-  o.threads = 0;
+  o.load.threads = 0;
   expect_error(o, "threads must be at least 1", path);
   o = {};
   o.warmup = -1;
   expect_error(o, "warmup", path);
   o = {};
-  o.backends = {"no-such-backend"};
+  o.load.backends = {"no-such-backend"};
   expect_error(o, "no-such-backend", path);
   expect_error({}, "missing.edge", dir.path / "missing.edge");
 }

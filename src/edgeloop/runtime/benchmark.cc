@@ -20,43 +20,38 @@ using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
-// ---- The seam to the runtime's execution API. -------------------------------------------------
-// The backend interface (LoadOptions with backends and threads, Program::steps(), a StepObserver
-// called after each step) is being added to the runtime. Until it lands, these three functions
-// map the benchmark onto the current API: the reference kernels on one thread, one step per node,
-// the NodeObserver marking the end of each step. Switching is confined to them.
-
-Result<Program> prepare_program(model::Graph graph, const BenchmarkOptions& o) {
-  for (const std::string& b : o.backends)
-    if (b != "reference")
-      return make_error(ErrorCode::kInvalidArgument, "unknown backend '{}': this runtime has only 'reference'", b);
-  return Program::from_graph(std::move(graph));
+// A step's ops: the node's op, or a partition's ops with their counts, most frequent first
+// ("Relu×4 Conv×3 Gemm").
+std::string step_ops(const model::Graph& g, const Step& step) {
+  std::vector<std::pair<std::string, int>> counts;
+  for (size_t i : step.nodes) {
+    std::string op(model::op_name(g.nodes[i].op));
+    auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == op; });
+    if (it == counts.end()) counts.emplace_back(std::move(op), 1);
+    else ++it->second;
+  }
+  if (counts.size() == 1 && counts[0].second == 1) return counts[0].first;
+  std::stable_sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string ops;
+  for (const auto& [op, n] : counts) ops += n == 1 ? fmt::format("{}{}", ops.empty() ? "" : " ", op) : fmt::format("{}{}×{}", ops.empty() ? "" : " ", op, n);
+  return ops;
 }
 
 std::vector<StepInfo> program_steps(const Program& program) {
+  const model::Graph& g = program.graph();
   std::vector<StepInfo> steps;
-  const auto& nodes = program.graph().nodes;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const std::string op(model::op_name(nodes[i].op));
-    steps.push_back({nodes[i].name.empty() ? fmt::format("#{} {}", i, op) : nodes[i].name, "reference", op});
+  for (size_t i = 0; i < program.steps().size(); ++i) {
+    const Step& s = program.steps()[i];
+    std::string op = step_ops(g, s);
+    steps.push_back({s.name.empty() ? fmt::format("#{} {}", i, op) : s.name, s.backend, std::move(op)});
   }
   return steps;
 }
 
-// Runs once; `step_done(i)` (when set) is called right after step i finishes.
-Result<std::vector<model::TensorData>> run_steps(Session& session, std::span<const model::TensorData> inputs,
-                                                 const std::function<void(size_t)>& step_done) {
-  if (!step_done) return session.run(inputs);
-  size_t step = 0;
-  return session.run(inputs, [&](const model::Node&, std::span<const TensorView>) { step_done(step++); });
-}
-
-// ------------------------------------------------------------------------------------------------
-
 Status check_options(const BenchmarkOptions& o) {
   if (o.runs < 1) return make_error(ErrorCode::kInvalidArgument, "runs must be at least 1, got {}", o.runs);
   if (o.warmup < 0) return make_error(ErrorCode::kInvalidArgument, "warmup must be 0 or more, got {}", o.warmup);
-  if (o.threads < 1) return make_error(ErrorCode::kInvalidArgument, "threads must be at least 1, got {}", o.threads);
+  if (o.load.threads < 1) return make_error(ErrorCode::kInvalidArgument, "threads must be at least 1, got {}", o.load.threads);
   return ok();
 }
 
@@ -96,7 +91,6 @@ size_t peak_rss_bytes() {
 Result<BenchmarkResult> benchmark(const std::filesystem::path& artifact, const BenchmarkOptions& o) {
   EL_CHECK(check_options(o));
   BenchmarkResult r;
-  r.threads = o.threads;
   r.runs = o.runs;
   r.warmup = o.warmup;
   std::error_code ec;
@@ -108,7 +102,7 @@ Result<BenchmarkResult> benchmark(const std::filesystem::path& artifact, const B
   auto graph = model::load_artifact(artifact);
   if (!graph) return std::unexpected(std::move(graph).error().context(artifact.string()));
   const auto t1 = Clock::now();
-  EL_TRY(Program program, prepare_program(std::move(graph).value(), o));
+  EL_TRY(Program program, Program::from_graph(std::move(graph).value(), o.load));
   const auto t2 = Clock::now();
   r.load_verify_ms = ms_between(t0, t1);
   r.prepare_ms = ms_between(t1, t2);
@@ -117,9 +111,9 @@ Result<BenchmarkResult> benchmark(const std::filesystem::path& artifact, const B
   const model::Graph& g = program.graph();
   r.model = g.meta.name.empty() ? artifact.stem().string() : g.meta.name;
   r.variant = g.meta.variant;
+  r.threads = program.threads();
+  r.backends = program.backends_used();
   const std::vector<StepInfo> steps = program_steps(program);
-  for (const StepInfo& s : steps)
-    if (std::find(r.backends.begin(), r.backends.end(), s.backend) == r.backends.end()) r.backends.push_back(s.backend);
 
   // Inputs: the golden vector's, checked once before timing; else deterministic random data.
   std::vector<model::TensorData> inputs;
@@ -147,7 +141,7 @@ Result<BenchmarkResult> benchmark(const std::filesystem::path& artifact, const B
   r.arena_bytes = session.arena_bytes();
   const int64_t total_runs = int64_t{o.warmup} + o.runs;
   for (int i = 0; i < o.warmup; ++i) {
-    auto out = run_steps(session, inputs, {});
+    auto out = session.run(inputs);
     if (!out) return std::unexpected(std::move(out).error().context("warm-up run"));
     if (o.progress) o.progress(i + 1, total_runs);
   }
@@ -157,7 +151,7 @@ Result<BenchmarkResult> benchmark(const std::filesystem::path& artifact, const B
   samples_ms.reserve(static_cast<size_t>(o.runs));
   std::vector<double> step_us(steps.size(), 0.0);
   Clock::time_point last;
-  const std::function<void(size_t)> step_done = [&](size_t step) {
+  const StepObserver step_done = [&](size_t step) {
     const auto now = Clock::now();
     if (step < step_us.size()) step_us[step] += std::chrono::duration<double, std::micro>(now - last).count();
     last = now;
@@ -165,7 +159,7 @@ Result<BenchmarkResult> benchmark(const std::filesystem::path& artifact, const B
   for (int i = 0; i < o.runs; ++i) {
     const auto start = Clock::now();
     last = start;
-    auto out = run_steps(session, inputs, o.profile ? step_done : std::function<void(size_t)>{});
+    auto out = o.profile ? session.run(inputs, step_done) : session.run(inputs);
     const auto end = Clock::now();
     if (!out) return std::unexpected(std::move(out).error().context("timed run"));
     samples_ms.push_back(ms_between(start, end));

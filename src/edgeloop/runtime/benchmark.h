@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "edgeloop/base/error.h"
+#include "edgeloop/runtime/program.h"
 
 namespace edgeloop::runtime {
 
 struct BenchmarkOptions {
-  int runs = 100;   // timed runs, >= 1
-  int warmup = 10;  // untimed runs before them, >= 0
-  int threads = 1;  // >= 1
-  std::vector<std::string> backends;  // empty: the runtime picks from the CPU's features
+  int runs = 100;    // timed runs, >= 1
+  int warmup = 10;   // untimed runs before them, >= 0
+  LoadOptions load;  // backends (empty: what this CPU supports) and threads, as Program::load takes them
   bool profile = false;  // time every step of every timed run
   // Before timing, run the golden test vector once and compare (runtime/golden.h). A mismatch is
   // an error when true; when false it is reported in BenchmarkResult::golden and timing goes on.
@@ -37,9 +37,9 @@ LatencyStats latency_stats(std::vector<double> samples_ms);
 
 // One executed step (a reference-kernel node or a backend partition), aggregated over runs.
 struct StepProfile {
-  std::string step;     // node or partition name
+  std::string step;     // node or partition name (Step::name)
   std::string backend;  // "reference", "xnnpack", ...
-  std::string op;       // the node's op, or the ops of a partition ("Conv+Relu ...")
+  std::string op;       // the node's op, or a partition's ops by count ("Conv×3 Relu×2 Gemm")
   double mean_us = 0;   // mean time per run
   double share = 0;     // of the summed step times, in [0, 1]
 };
@@ -62,8 +62,8 @@ std::string_view golden_check_name(GoldenCheck g);  // "match", "none", "mismatc
 struct BenchmarkResult {
   std::string model, variant;  // from the artifact's metadata
   uint64_t file_bytes = 0;
-  int threads = 1;
-  std::vector<std::string> backends;  // in use, in order of first use
+  int threads = 1;                    // of the Program's thread pool
+  std::vector<std::string> backends;  // in use (Program::backends_used())
   double load_verify_ms = 0;  // map + verify the artifact (model::load_artifact)
   double prepare_ms = 0;      // the rest of Program creation: kernels, memory plan, backends
   double init_ms = 0;         // both
