@@ -87,8 +87,11 @@ const times = (x) => (x === null ? '—' : `${x >= 10 ? x.toFixed(0) : x.toFixed
 const mib = (b) => (b === undefined ? '—' : b >= 1 << 20 ? `${(b / 1048576).toFixed(2)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 
 const ortVersion = (runs.find((r) => r.config === 'ort-fp32') || {result: {}}).result.version || null;
-const backends = [...new Set(results.flatMap((r) => Object.entries(r.configs)
-    .filter(([c]) => c.startsWith('edgeloop')).flatMap(([, e]) => e.backends)))];
+// The backends edgeloop ran each variant on (Program::backends_used(), over every model and round).
+const backends = ['fp32', 'int8', 'w4a8'].map((v) => {
+  const used = [...new Set(results.flatMap((r) => (r.configs[`edgeloop-${v}`] || {backends: []}).backends))];
+  return used.length ? `${v.toUpperCase()} ${used.join('+')}` : null;
+}).filter((x) => x);
 let md = '';
 md += '| model | threads | ORT FP32 p50 | edgeloop FP32 p50 | FP32/ORT | INT8 p50 | INT8/FP32 | W4A8 p50 | W4A8/INT8 | weights INT8 → W4A8 | edgeloop init FP32 / INT8 / W4A8 |\n';
 md += '|---|---|---|---|---|---|---|---|---|---|---|\n';
