@@ -56,6 +56,8 @@ for (const model of models) {
         entry.init_ms_median = median(rs.map((r) => r.result.init_ms.total));
         entry.backends = [...new Set(rs.flatMap((r) => r.result.backends))];
         entry.golden = [...new Set(rs.map((r) => r.result.golden))];
+        const messages = [...new Set(rs.map((r) => r.result.golden_message).filter((x) => x))];
+        if (messages.length) entry.golden_messages = messages;
         entry.arena_bytes = rs[0].result.arena_bytes;
       } else {
         entry.init_ms_median = median(rs.map((r) => r.result.init_ms));
@@ -82,7 +84,8 @@ for (const model of models) {
 }
 
 const ms = (x) => (x === null || x === undefined ? '—' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(x >= 1 ? 2 : 3));
-const cell = (c) => (c ? `${ms(c.p50_ms_median)} (${ms(c.p50_ms_min)})` : '—');
+const mismatch = (c) => c && c.golden && c.golden.includes('mismatch');
+const cell = (c) => (c ? `${ms(c.p50_ms_median)} (${ms(c.p50_ms_min)})${mismatch(c) ? ' ‡' : ''}` : '—');
 const times = (x) => (x === null ? '—' : `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}×`);
 const mib = (b) => (b === undefined ? '—' : b >= 1 << 20 ? `${(b / 1048576).toFixed(2)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 
@@ -104,6 +107,7 @@ for (const r of results) {
         `${cell(c['edgeloop-int8'])} | ${times(r.ratios.int8_vs_fp32)} | ${cell(c['edgeloop-w4a8'])} | ` +
         `${times(r.ratios.w4a8_vs_int8)} | ${wcell} | ${init} ms |\n`;
 }
+const anyMismatch = results.some((r) => Object.values(r.configs).some(mismatch));
 const cpu = (os.cpus()[0] || {}).model || 'unknown CPU';
 const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 md += `\nLatencies in ms: the median over ${args.rounds} interleaved rounds of each round's p50 of ${args.runs} ` +
@@ -111,6 +115,8 @@ md += `\nLatencies in ms: the median over ${args.rounds} interleaved rounds of e
       `(below 1: faster). ONNX Runtime ${ortVersion || '?'} (onnxruntime-node, CPU EP, graph optimizations all, ` +
       `inter-op 1); edgeloop backends used: ${backends.join(', ') || '?'}; init = load+verify+prepare, median. ` +
       `${os.cpus().length} × ${cpu}, load average at the end ${load}; edgeloop ${args.commit || '?'}.\n` +
+      (anyMismatch ? '‡ the output did not match the artifact\'s golden vector within its tolerance on these ' +
+                     'backends (timed anyway; `golden_messages` in the JSON says by how much).\n' : '') +
       `Command: \`${args.command || 'bench/compare.sh'}\`\n`;
 
 const report = {
