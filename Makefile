@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 PY         := /usr/bin/python3
 
-.PHONY: all deps build test test-asan demo bench fuzz models conformance device-size clean help
+.PHONY: all deps build test test-asan demo bench bench-compare fuzz models conformance device-size clean help
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test       install deps, build, run every test through CTest"
 	@echo "make demo       install deps, build, run the main job (scripts/demo.sh)"
 	@echo "make bench      benchmarks (figures go into docs/benchmarks.md)"
+	@echo "make bench-compare  edgeloop vs ONNX Runtime table (bench/compare.sh; COMPARE_ARGS=\"--runs 50 --rounds 3\")"
 	@echo "make device-size  stripped size of the device library (runtime + loader + backends)"
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)"
 	@echo "make test-asan  the tests under AddressSanitizer + UBSan"
@@ -51,6 +52,13 @@ device-size: build
 
 bench: build
 	$(BUILD)/bin/edgeloop_bench --benchmark_counters_tabular=true
+
+# edgeloop vs ONNX Runtime (npm onnxruntime-node, installed into bench/ort/node_modules by the
+# script): a markdown table on stdout, raw results in $(BUILD)/bench-compare.json. Not part of
+# `make test`. MobileNetV2 is included when `make models` has made it.
+COMPARE_ARGS ?=
+bench-compare: build
+	BUILD=$(BUILD) bench/compare.sh $(COMPARE_ARGS)
 
 fuzz:
 	@scripts/install-deps.sh fuzz

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages edgeloop needs. Idempotent: installs only what is missing and
-# runs `apt-get update` at most once. Usage: scripts/install-deps.sh [build|fuzz|models|all]
+# runs `apt-get update` at most once. Usage: scripts/install-deps.sh [build|fuzz|models|bench|all]
 #   build  (default) everything `make`, `make test`, `make demo`, `make bench` need
 #   fuzz             also clang 16 and its libFuzzer runtime (`make fuzz`)
 #   models           also PyTorch, for the scripts that (re)generate models (`make models`)
+#   bench            also Node.js and npm, for ONNX Runtime in `make bench-compare` (bench/compare.sh
+#                    calls this only when node or npm is not on PATH)
 set -euo pipefail
 
 build_pkgs=(
@@ -17,14 +19,16 @@ build_pkgs=(
 )
 fuzz_pkgs=(clang-16 libclang-rt-16-dev)
 model_pkgs=(python3 python3-torch python3-torchvision python3-onnx python3-numpy)
+bench_pkgs=(nodejs npm)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   fuzz) want+=("${fuzz_pkgs[@]}") ;;
   models) want+=("${model_pkgs[@]}") ;;
-  all) want+=("${fuzz_pkgs[@]}" "${model_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|fuzz|models|all]" >&2; exit 2 ;;
+  bench) want+=("${bench_pkgs[@]}") ;;
+  all) want+=("${fuzz_pkgs[@]}" "${model_pkgs[@]}") ;;  # not bench: a Node.js from elsewhere may already be there
+  *) echo "usage: $0 [build|fuzz|models|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -43,5 +43,6 @@ void add_runtime_flags(CLI::App* command, RuntimeFlags& flags, bool threads = tr
 void add_model_commands(CLI::App& app);
 void add_quantize_commands(CLI::App& model);  // under `model`
 void add_conformance_commands(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace edgeloop::cli

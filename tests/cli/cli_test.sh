@@ -23,6 +23,46 @@ check "inspect reports the arena" grep -q '"arena_bytes"' "$work/inspect.json"
 "$edgeloop" model verify "$work/m.edge" > /dev/null
 check "verify passes the golden vector" test $? -eq 0
 
+# bench: init, latency, memory and profile of the imported CNN (no timing thresholds)
+"$edgeloop" bench "$work/m.edge" --runs 5 --warmup 1 --profile --json > "$work/bench.json" 2> "$work/bench_err.txt"
+check "bench succeeds" test $? -eq 0
+bench_keys() {  # the JSON parses and has every key of docs/benchmarks.md with sane values
+  if command -v python3 > /dev/null; then
+    python3 - "$work/bench.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+keys = ["model", "variant", "file_bytes", "threads", "backends", "init_ms", "latency_ms", "runs", "warmup",
+        "throughput_per_s", "arena_bytes", "peak_rss_bytes", "golden", "profile"]
+assert all(k in j for k in keys), [k for k in keys if k not in j]
+assert set(j["init_ms"]) == {"load_verify", "prepare", "total"}
+assert set(j["latency_ms"]) == {"min", "p50", "p95", "p99", "mean"}
+assert 0 < j["latency_ms"]["min"] <= j["latency_ms"]["p50"] <= j["latency_ms"]["p99"]
+assert j["runs"] == 5 and j["warmup"] == 1 and j["golden"] == "match" and j["backends"]
+assert j["throughput_per_s"] > 0 and j["arena_bytes"] > 0 and j["peak_rss_bytes"] > 0
+assert j["profile"] and all(set(p) == {"step", "backend", "op", "mean_us", "share"} for p in j["profile"])
+assert abs(sum(p["share"] for p in j["profile"]) - 1) < 1e-6
+PY
+  else
+    for k in model variant file_bytes threads backends init_ms load_verify prepare latency_ms p50 p95 p99 runs warmup \
+      throughput_per_s arena_bytes peak_rss_bytes golden profile mean_us share; do
+      grep -q "\"$k\"" "$work/bench.json" || return 1
+    done
+  fi
+}
+check "bench --json parses and has every key" bench_keys
+check "bench checks the golden vector" grep -q '"golden": "match"' "$work/bench.json"
+"$edgeloop" bench "$work/m.edge" --runs 3 --warmup 0 > "$work/bench.txt" 2>&1
+check "bench prints a summary with percentiles" grep -q "p50 .* p95 .* p99" "$work/bench.txt"
+"$edgeloop" bench "$work/m.edge" --runs 0 > "$work/bench0.txt" 2>&1
+check "bench --runs 0 is refused" test $? -ne 0
+check "the refusal names --runs" grep -q -- "--runs" "$work/bench0.txt"
+"$edgeloop" bench "$work/m.edge" --threads 0 > "$work/bench0.txt" 2>&1
+check "bench --threads 0 is refused" test $? -ne 0
+"$edgeloop" bench "$work/m.edge" --runs 2 --backends no-such-backend > "$work/bench0.txt" 2>&1
+check "bench refuses an unknown backend by name" grep -q "no-such-backend" "$work/bench0.txt"
+"$edgeloop" bench --help > "$work/bench_help.txt" 2>&1
+check "bench --help explains the flags" grep -q -- "--warmup" "$work/bench_help.txt"
+
 # a corrupt artifact: clear error, non-zero exit
 head -c 1000 "$work/m.edge" > "$work/cut.edge"
 "$edgeloop" model inspect "$work/cut.edge" > "$work/cut.txt" 2>&1
