@@ -154,19 +154,39 @@ struct Claimer {
 // ---------------------------------------------------------------------------------------------
 // Layout conversions at partition boundaries.
 
-// NCHW ↔ NHWC for elements of `size` bytes; dims = {N, C, H, W}.
-void transpose(const std::byte* src, std::byte* dst, const std::array<int64_t, 4>& d, size_t size, bool to_nhwc) {
-  const int64_t n = d[0], c = d[1], hw = d[2] * d[3];
-  for (int64_t b = 0; b < n; ++b) {
-    const std::byte* s = src + static_cast<size_t>(b * c * hw) * size;
-    std::byte* t = dst + static_cast<size_t>(b * c * hw) * size;
+// NCHW ↔ NHWC for elements of `size` bytes (1 or 4); dims = {N, C, H, W}.
+template <class T>
+void transpose_as(const T* src, T* dst, int64_t n, int64_t c, int64_t hw, bool to_nhwc) {
+  for (int64_t b = 0; b < n; ++b, src += c * hw, dst += c * hw)
     for (int64_t ci = 0; ci < c; ++ci)
       for (int64_t p = 0; p < hw; ++p) {
-        const size_t nchw = static_cast<size_t>(ci * hw + p) * size, nhwc = static_cast<size_t>(p * c + ci) * size;
-        if (to_nhwc) std::memcpy(t + nhwc, s + nchw, size);
-        else std::memcpy(t + nchw, s + nhwc, size);
+        if (to_nhwc) dst[p * c + ci] = src[ci * hw + p];
+        else dst[ci * hw + p] = src[p * c + ci];
       }
-  }
+}
+void transpose(const std::byte* src, std::byte* dst, const std::array<int64_t, 4>& d, size_t size, bool to_nhwc) {
+  if (size == 4) transpose_as(reinterpret_cast<const uint32_t*>(src), reinterpret_cast<uint32_t*>(dst), d[0], d[1], d[2] * d[3], to_nhwc);
+  else transpose_as(reinterpret_cast<const uint8_t*>(src), reinterpret_cast<uint8_t*>(dst), d[0], d[1], d[2] * d[3], to_nhwc);
+}
+
+// OIHW → OHWI (dense, grouped) or [1, kh, kw, O] (depthwise); `taps` = kh·kw.
+template <class T>
+void permute_filter(const T* src, T* dst, size_t out, size_t in, size_t taps, bool depthwise) {
+  for (size_t o = 0; o < out; ++o)
+    for (size_t i = 0; i < in; ++i)
+      for (size_t t = 0; t < taps; ++t) {
+        const T v = src[(o * in + i) * taps + t];
+        if (depthwise) dst[t * out + o] = v;
+        else dst[(o * taps + t) * in + i] = v;
+      }
+}
+
+// A fully-connected layer's weights as [N][K] rows, from [N][K] (trans_b) or [K][N], with column
+// j of the IR's input moved to column(j).
+template <class T, class Column>
+void to_rows(const T* src, T* dst, size_t n, size_t k, bool trans_b, const Column& column) {
+  for (size_t o = 0; o < n; ++o)
+    for (size_t j = 0; j < k; ++j) dst[o * k + column(j)] = trans_b ? src[o * k + j] : src[j * n + o];
 }
 
 // A buffer XNNPACK may read XNN_EXTRA_BYTES past the end of.
@@ -266,7 +286,7 @@ class XnnExecutable final : public Executable {
   xnn_subgraph_t subgraph_;
   pthreadpool_t pool_;
   std::vector<Boundary> boundary_;
-  std::vector<Buffer> constants_;  // converted weights: XNNPACK reads static data when it creates a runtime
+  std::vector<Buffer> constants_;  // converted weights: XNNPACK reads static data whenever it creates a runtime
   std::mutex mutex_;
   std::vector<std::unique_ptr<Instance>> free_;
 };
@@ -495,18 +515,17 @@ class Builder {
     const bool int8 = x.dtype == DType::kI8;
     const Fused f = fuse_clamp(n, k);
 
-    // Filter: OIHW → OHWI (grouped/dense) or [1, kh, kw, Cout] (depthwise).
-    const size_t esize = int8 ? 1 : 4;
-    std::byte* filter = own<std::byte>(w.byte_size());
-    const auto* src = reinterpret_cast<const std::byte*>(w.data.data());
-    for (size_t o = 0; o < cout; ++o)
-      for (size_t i = 0; i < cin_g; ++i)
-        for (size_t h = 0; h < kh; ++h)
-          for (size_t ww = 0; ww < kw; ++ww) {
-            const size_t from = ((o * cin_g + i) * kh + h) * kw + ww;
-            const size_t to = depthwise ? (h * kw + ww) * cout + o : ((o * kh + h) * kw + ww) * cin_g + i;
-            std::memcpy(filter + to * esize, src + from * esize, esize);
-          }
+    // Filter: OIHW → OHWI (grouped/dense) or [1, kh, kw, Cout] (depthwise). A dense 1×1 filter is
+    // already OHWI: XNNPACK reads the artifact's bytes in place.
+    const std::byte* filter = w.data.data();
+    if (depthwise || kh * kw > 1) {
+      std::byte* converted = own<std::byte>(w.byte_size());
+      if (int8)
+        permute_filter(reinterpret_cast<const int8_t*>(w.data.data()), reinterpret_cast<int8_t*>(converted), cout, cin_g, kh * kw, depthwise);
+      else
+        permute_filter(reinterpret_cast<const float*>(w.data.data()), reinterpret_cast<float*>(converted), cout, cin_g, kh * kw, depthwise);
+      filter = converted;
+    }
     const std::vector<size_t> fdims = depthwise ? std::vector<size_t>{1, kh, kw, cout} : std::vector<size_t>{cout, kh, kw, cin_g};
     uint32_t filter_id = XNN_INVALID_VALUE_ID, bias_id = XNN_INVALID_VALUE_ID;
     if (int8) {
@@ -553,13 +572,15 @@ class Builder {
       const auto c = static_cast<size_t>((*flat)[1]), hw = static_cast<size_t>((*flat)[2] * (*flat)[3]);
       return (j % hw) * c + j / hw;
     };
-    std::byte* w = own<std::byte>(ndim * kdim * esize);
-    const auto* src = reinterpret_cast<const std::byte*>(b.data.data());
-    for (size_t o = 0; o < ndim; ++o)
-      for (size_t j = 0; j < kdim; ++j) {
-        const size_t from = trans_b ? o * kdim + j : j * ndim + o;
-        std::memcpy(w + (o * kdim + column(j)) * esize, src + from * esize, esize);
-      }
+    const std::byte* w = b.data.data();  // [N][K] as XNNPACK wants it: read in place
+    if (flat || !trans_b) {
+      std::byte* converted = own<std::byte>(ndim * kdim * esize);
+      if (int8)
+        to_rows(reinterpret_cast<const int8_t*>(b.data.data()), reinterpret_cast<int8_t*>(converted), ndim, kdim, trans_b, column);
+      else
+        to_rows(reinterpret_cast<const float*>(b.data.data()), reinterpret_cast<float*>(converted), ndim, kdim, trans_b, column);
+      w = converted;
+    }
     const Fused f = fuse_clamp(n, k);
     EL_TRY(uint32_t ai, value(n.inputs[0]));
     if (!int8) {
