@@ -57,10 +57,11 @@ if [ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ] ||
   (cd "$ort_dir" && npm ci --ignore-scripts --no-audit --no-fund >&2)
 fi
 
-# Artifacts, cached in build/bench-models and regenerated when their source is newer.
+# Artifacts, cached in build/bench-models and regenerated when their source or the edgeloop that
+# made them (importer, quantizer, golden tolerances) is newer, or when they no longer load.
 cache=$build/bench-models
 mkdir -p "$cache"
-stale() { [ ! -s "$1" ] || [ "$2" -nt "$1" ] || ! "$edgeloop" model inspect "$1" > /dev/null 2>&1; }
+stale() { [ ! -s "$1" ] || [ "$2" -nt "$1" ] || [ "$edgeloop" -nt "$1" ] || ! "$edgeloop" model inspect "$1" > /dev/null 2>&1; }
 declare -A onnx_of calib_of label_of
 onnx_of[cnn]=$root/examples/fashion_mnist/fashion_cnn.onnx
 calib_of[cnn]=fashion-mnist:train:500
