@@ -187,8 +187,8 @@ void w4a8_gemm(const W4A8Weights& w, const int8_t* x, int64_t m, int64_t x_strid
     return;
   }
 #if defined(__x86_64__)
-  // The tile's rows of x as u8: on the stack when small (one Gemm row, a few hundred-channel
-  // patches), else on the heap; per call, so concurrent calls share nothing.
+  // A tile's rows of x as u8: on the stack up to k = 2044 (every MobileNet layer), else on the
+  // heap; per call, so concurrent calls share nothing.
   call.scratch_row_bytes = static_cast<int64_t>(round_up_64(static_cast<size_t>(w.k_) + 4));
   const auto scratch_bytes = static_cast<size_t>(detail::kMaxTileRows * call.scratch_row_bytes);
   alignas(64) uint8_t local[8192];

@@ -94,7 +94,8 @@ struct W4A8Quant {
 // y_col_stride == M (NCHW conv output, y[channel][pixel]) goes through a transposing tile store.
 // Preconditions (asserted in debug builds): m ≥ 0, x_stride ≥ k, strides ≥ 1, zero points in
 // [−128, 127]. To split rows across threads, call it on disjoint row ranges (x and y offset by
-// the first row); each call allocates its own small scratch.
+// the first row). Each call has its own scratch (4 rows of x as u8: on the stack up to k ≈ 2000,
+// else on the heap).
 void w4a8_gemm(const W4A8Weights& w, const int8_t* x, int64_t m, int64_t x_stride, const W4A8Quant& q, int8_t* y,
                int64_t y_row_stride, int64_t y_col_stride);
 

@@ -5,11 +5,15 @@
 #if defined(__x86_64__)
 // GCC 12's AVX-512 intrinsics initialize their "undefined" vectors from themselves, which
 // -Wuninitialized reports at every use once inlined (GCC bug 105593, fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #include "edgeloop/runtime/x86/w4a8_gemm_kernels.h"
 
