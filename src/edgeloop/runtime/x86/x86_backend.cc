@@ -63,9 +63,9 @@ class X86Executable final : public Executable {
   bool internal_tensors_in_arena() const override { return true; }
 
  private:
-  void run_layer(const Layer& l, std::span<const TensorView> t) const {
-    const TensorView& x = t[l.node->inputs[0]];
-    const TensorView& y = t[l.node->outputs[0]];
+  void run_layer(const Layer& l, std::span<const TensorView> tensors) const {
+    const TensorView& x = tensors[l.node->inputs[0]];
+    const TensorView& y = tensors[l.node->outputs[0]];
     W4A8Quant q;
     q.x_scale = x.quant->scales[0];
     q.x_zero = x.quant->zero_point(0);
@@ -103,19 +103,20 @@ class X86Executable final : public Executable {
         // Patches of pixels [p0, p1), row order (input channel, kernel row, kernel column) as the
         // weight rows; taps in the padding hold the zero point, i.e. real 0.
         std::vector<int8_t> patches(static_cast<size_t>((p1 - p0) * k));
+        const int64_t taps = l.kh * l.kw, ch_stride = l.in_nhwc ? 1 : l.h * l.w;
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t oy = p / l.ow, ox = p % l.ow;
           int8_t* row = patches.data() + (p - p0) * k;
-          for (int64_t ci = 0; ci < l.c; ++ci)
-            for (int64_t i = 0; i < l.kh; ++i) {
-              const int64_t iy = oy * l.strides[0] - l.pads[0] + i * l.dil[0];
-              for (int64_t j = 0; j < l.kw; ++j) {
-                const int64_t ix = ox * l.strides[1] - l.pads[1] + j * l.dil[1];
-                const bool inside = iy >= 0 && iy < l.h && ix >= 0 && ix < l.w;
-                const int64_t at = l.in_nhwc ? (iy * l.w + ix) * l.c + ci : (ci * l.h + iy) * l.w + ix;
-                *row++ = inside ? src[at] : static_cast<int8_t>(q.x_zero);
-              }
+          for (int64_t t = 0; t < taps; ++t) {
+            const int64_t iy = oy * l.strides[0] - l.pads[0] + (t / l.kw) * l.dil[0];
+            const int64_t ix = ox * l.strides[1] - l.pads[1] + (t % l.kw) * l.dil[1];
+            if (iy < 0 || iy >= l.h || ix < 0 || ix >= l.w) {
+              for (int64_t ci = 0; ci < l.c; ++ci) row[ci * taps + t] = static_cast<int8_t>(q.x_zero);
+              continue;
             }
+            const int8_t* at = src + (l.in_nhwc ? (iy * l.w + ix) * l.c : iy * l.w + ix);
+            for (int64_t ci = 0; ci < l.c; ++ci) row[ci * taps + t] = at[ci * ch_stride];
+          }
         }
         w4a8_gemm(l.weights, patches.data(), p1 - p0, k, q, dst + p0 * row_stride, row_stride, col_stride);
       });
