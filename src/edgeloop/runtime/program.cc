@@ -107,7 +107,7 @@ Result<Program> Program::from_graph(model::Graph graph, const LoadOptions& optio
     placed = true;
     for (size_t begin = 0; begin < n && placed;) {
       size_t end = begin + 1;
-      while (end < n && owner[end] == owner[begin]) ++end;
+      while (end < n && owner[end] == owner[begin] && !options.partition_per_node) ++end;
       if (owner[begin] == kReference) {
         for (size_t i = begin; i < end; ++i) {
           state->steps.push_back({"reference", {i}, g.nodes[i].name});

@@ -24,8 +24,11 @@ struct LoadOptions {
   // leaves that partition to the reference kernels.
   std::vector<std::string> backends;
   int threads = 1;  // threads of the Program's pool (shared by its backends), ≥ 1
+  // One partition per claimed node, so that a profile (StepObserver) times every op; what a
+  // backend fuses across nodes (e.g. a Clip into its Conv) is then lost.
+  bool partition_per_node = false;
 
-  static LoadOptions reference() { return {{"reference"}, 1}; }
+  static LoadOptions reference() { return {{"reference"}, 1, false}; }
 };
 
 // One step of execution: a node on its reference kernel, or a backend's partition.
