@@ -39,6 +39,27 @@ model::Graph w4a8_network(int32_t block) {
   return b.finish({b.node(OpType::kDequantizeLinear, {y}), c1});
 }
 
+// The same shape of network in W8A8 as edgeloop's toolchain emits it (fixed-point requantization):
+// x86 runs the dense convs and the Gemm, the depthwise conv runs elsewhere.
+model::Graph w8a8_network() {
+  GraphBuilder b;
+  const auto q0 = per_tensor(0.03f, -2), q1 = per_tensor(0.05f, -128), q2 = per_tensor(0.04f, 3), q3 = per_tensor(0.1f, 0);
+  auto fixed = [](model::Attributes a) {
+    a.set("requantize", std::string("fixed_point"));
+    return a;
+  };
+  auto x = b.node(OpType::kQuantizeLinear, {b.input(DType::kF32, {2, 5, 7, 6})}, {}, DType::kI8, q0);
+  auto c1 = b.node(OpType::kConv, {x, b.weights_i8({12, 5, 3, 3}, 0, 0.01f), b.bias_i32(12)}, fixed(conv_attrs({1, 1}, {1, 1, 1, 1})),
+                   DType::kI8, q1);
+  auto dw = b.node(OpType::kConv, {c1, b.weights_i8({12, 1, 3, 3}, 0, 0.01f), b.bias_i32(12)}, fixed(conv_attrs({2, 2}, {1, 0, 1, 0}, 12)),
+                   DType::kI8, q2);
+  auto c2 = b.node(OpType::kConv, {dw, b.weights_i8({40, 12, 1, 1}, 0, 0.02f)}, fixed(conv_attrs({1, 1}, {0, 0, 0, 0})), DType::kI8, q1);
+  auto f = b.node(OpType::kReshape, {c2}, attrs({{"shape", std::vector<int64_t>{2, 40 * 4 * 2}}}), DType::kI8, q1);
+  auto y = b.node(OpType::kGemm, {f, b.weights_i8({10, 320}, 0, 0.005f), b.bias_i32(10)},
+                  fixed(attrs({{"alpha", 1.f}, {"beta", 1.f}, {"transA", int64_t{0}}, {"transB", int64_t{1}}})), DType::kI8, q3);
+  return b.finish({b.node(OpType::kDequantizeLinear, {y}), c1});
+}
+
 std::vector<model::TensorData> inputs(const model::Graph& g, uint32_t seed) {
   std::mt19937 rng(seed);
   const model::Tensor& t = g.tensors[g.inputs[0]];
@@ -68,6 +89,10 @@ void expect_bit_identical(const model::Graph& g, const std::vector<std::string>&
 
 TEST(X86Backend, W4A8LayersBetweenReferenceKernelsAreBitIdentical) {
   for (int32_t block : {32, 8, 5, 4}) expect_bit_identical(w4a8_network(block), {"x86"}, 4);
+}
+
+TEST(X86Backend, W8A8DenseLayersAreBitIdenticalToTheReference) {
+  expect_bit_identical(w8a8_network(), {"x86"}, 3);
 }
 
 TEST(X86Backend, W4A8LayersBetweenXnnpackPartitionsShareNhwcTensorsAndAreBitIdentical) {

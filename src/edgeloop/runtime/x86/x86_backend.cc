@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "edgeloop/runtime/quant_math.h"
 #include "edgeloop/runtime/x86/w4a8_gemm.h"
+#include "edgeloop/runtime/x86/w8a8_gemm.h"
 
 namespace edgeloop::runtime::x86 {
 
@@ -18,35 +20,43 @@ using model::Tensor;
 
 bool is_i8_per_tensor(const Tensor& t) { return t.dtype == DType::kI8 && t.quant.per_tensor(); }
 bool has_input(const Node& n, size_t i) { return n.inputs.size() > i && n.inputs[i] != model::kNoTensor; }
+bool is_depthwise(const Node& n) { return n.op == OpType::kConv && n.attrs.get_int("group", 1) > 1; }
 
-// A W4A8 layer as the toolchain emits it (docs/ops.md, "Quantized forms").
+// The toolchain's W4A8 and W8A8 layers (docs/ops.md, "Quantized forms"): Conv (dense; depthwise
+// for W4A8 only) and Gemm with transB.
 bool claims(const Graph& g, const Node& n) {
   if (n.op != OpType::kConv && n.op != OpType::kGemm) return false;
   const Tensor& x = g.tensors[n.inputs[0]];
   const Tensor& w = g.tensors[n.inputs[1]];
   const Tensor& y = g.tensors[n.outputs[0]];
-  if (w.dtype != DType::kI4 || !w.constant || !w.quant.per_group() || !is_i8_per_tensor(x) || !is_i8_per_tensor(y)) return false;
-  if (has_input(n, 2) && g.tensors[n.inputs[2]].dtype != DType::kF32) return false;
+  if (!is_i8_per_tensor(x) || !is_i8_per_tensor(y) || !w.constant) return false;
+  const bool w4 = w.dtype == DType::kI4 && w.quant.per_group();
+  // W8A8 with edgeloop's fixed-point requantization (imported ONNX QLinear models keep ONNX's
+  // float requantization, which these kernels do not compute), symmetric per-channel weights.
+  const bool w8 = w.dtype == DType::kI8 && n.attrs.get_string("requantize") == "fixed_point" && w.quant.axis == 0 &&
+                  !w.quant.per_group() && w.quant.scales.size() == static_cast<size_t>(w.shape[0]) &&
+                  std::all_of(w.quant.zero_points.begin(), w.quant.zero_points.end(), [](int32_t z) { return z == 0; });
+  if (!w4 && !w8) return false;
+  if (has_input(n, 2) && g.tensors[n.inputs[2]].dtype != (w4 ? DType::kF32 : DType::kI32)) return false;
   if (n.op == OpType::kGemm) return x.shape.size() == 2 && n.attrs.get_int("transA", 0) == 0 && n.attrs.get_int("transB", 0) == 1;
   if (x.shape.size() != 4) return false;
   const int64_t group = n.attrs.get_int("group", 1);
-  return group == 1 || (group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1);  // dense or depthwise
+  return group == 1 || (w4 && group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1);
 }
 
-bool is_depthwise(const Node& n) { return n.op == OpType::kConv && n.attrs.get_int("group", 1) > 1;
-}
-
-// One W4A8 layer, prepared.
+// One layer, prepared: weights packed for this CPU's best ISA.
 struct Layer {
   const Node* node = nullptr;
-  W4A8Weights weights;  // dense layers
-  // Depthwise layers: weights unpacked tap-major [tap][channel], scales [group][channel].
+  std::optional<W4A8Weights> w4;  // dense W4A8
+  std::optional<W8A8Weights> w8;  // dense W8A8
+  // Depthwise W4A8: weights unpacked tap-major [tap][channel], scales [group][channel].
   bool depthwise = false;
   int64_t block = 0;
   std::vector<int8_t> dw_weights;
   std::vector<float> dw_scales;
-  std::vector<float> bias;  // empty: none
-  // Conv geometry (NCHW): input C×H×W, kernel kh×kw, output OH×OW.
+  std::vector<float> bias;  // W4A8 (W8A8's i32 bias is packed with its weights)
+  int64_t n_out = 0;
+  // Conv geometry: input C×H×W, kernel kh×kw, output OH×OW.
   int64_t c = 0, h = 0, w = 0, kh = 1, kw = 1, oh = 1, ow = 1;
   std::vector<int64_t> strides{1, 1}, pads{0, 0, 0, 0}, dil{1, 1};
   bool in_nhwc = false, out_nhwc = false;  // the arena holds the input / output channels-last
@@ -56,8 +66,8 @@ class X86Executable final : public Executable {
  public:
   X86Executable(std::vector<Layer> layers, ThreadPool& pool) : layers_(std::move(layers)), pool_(pool) {}
 
-  Status run(std::span<const TensorView> t) override {
-    for (const Layer& l : layers_) run_layer(l, t);
+  Status run(std::span<const TensorView> tensors) override {
+    for (const Layer& l : layers_) run_layer(l, tensors);
     return ok();
   }
   bool internal_tensors_in_arena() const override { return true; }
@@ -66,21 +76,28 @@ class X86Executable final : public Executable {
   void run_layer(const Layer& l, std::span<const TensorView> tensors) const {
     const TensorView& x = tensors[l.node->inputs[0]];
     const TensorView& y = tensors[l.node->outputs[0]];
-    W4A8Quant q;
-    q.x_scale = x.quant->scales[0];
-    q.x_zero = x.quant->zero_point(0);
-    q.y_scale = y.quant->scales[0];
-    q.y_zero = y.quant->zero_point(0);
-    q.bias = l.bias.empty() ? nullptr : l.bias.data();
+    W4A8Quant q4;
+    q4.x_scale = x.quant->scales[0];
+    q4.x_zero = x.quant->zero_point(0);
+    q4.y_scale = y.quant->scales[0];
+    q4.y_zero = y.quant->zero_point(0);
+    q4.bias = l.bias.empty() ? nullptr : l.bias.data();
+    W8A8Quant q8;
+    q8.x_zero = q4.x_zero;
+    q8.y_zero = q4.y_zero;
     if (l.depthwise) {
-      run_depthwise(l, x, y, q);
+      run_depthwise(l, x, y, q4);
       return;
     }
-    const int64_t n_out = l.weights.n();
+    // rows × K int8 (x_stride apart) times the weights into y (strides per row and per channel).
+    auto multiply = [&](const int8_t* rows, int64_t m, int64_t x_stride, int8_t* out, int64_t row_stride, int64_t col_stride) {
+      if (l.w4) w4a8_gemm(*l.w4, rows, m, x_stride, q4, out, row_stride, col_stride);
+      else w8a8_gemm(*l.w8, rows, m, x_stride, q8, out, row_stride, col_stride);
+    };
     if (l.node->op == OpType::kGemm) {
-      const int64_t m = x.dim(0), k = x.dim(1);
-      parallel_rows(m, [&](int64_t r0, int64_t r1) {
-        w4a8_gemm(l.weights, x.as<int8_t>() + r0 * k, r1 - r0, k, q, y.as<int8_t>() + r0 * n_out, n_out, 1);
+      const int64_t k = x.dim(1);
+      parallel_rows(x.dim(0), [&](int64_t r0, int64_t r1) {
+        multiply(x.as<int8_t>() + r0 * k, r1 - r0, k, y.as<int8_t>() + r0 * l.n_out, l.n_out, 1);
       });
       return;
     }
@@ -89,13 +106,13 @@ class X86Executable final : public Executable {
     const bool direct = l.in_nhwc && l.kh == 1 && l.kw == 1 && l.strides[0] == 1 && l.strides[1] == 1 &&
                         std::all_of(l.pads.begin(), l.pads.end(), [](int64_t p) { return p == 0; });
     // Output element (pixel, channel): NCHW y[channel][pixel], NHWC y[pixel][channel].
-    const int64_t row_stride = l.out_nhwc ? n_out : 1, col_stride = l.out_nhwc ? 1 : pixels;
+    const int64_t row_stride = l.out_nhwc ? l.n_out : 1, col_stride = l.out_nhwc ? 1 : pixels;
     for (int64_t b = 0; b < x.dim(0); ++b) {
       const int8_t* src = x.as<int8_t>() + b * l.c * l.h * l.w;
-      int8_t* dst = y.as<int8_t>() + b * n_out * pixels;
+      int8_t* dst = y.as<int8_t>() + b * l.n_out * pixels;
       if (direct) {
         parallel_rows(pixels, [&](int64_t p0, int64_t p1) {
-          w4a8_gemm(l.weights, src + p0 * l.c, p1 - p0, l.c, q, dst + p0 * row_stride, row_stride, col_stride);
+          multiply(src + p0 * l.c, p1 - p0, l.c, dst + p0 * row_stride, row_stride, col_stride);
         });
         continue;
       }
@@ -111,14 +128,14 @@ class X86Executable final : public Executable {
             const int64_t iy = oy * l.strides[0] - l.pads[0] + (t / l.kw) * l.dil[0];
             const int64_t ix = ox * l.strides[1] - l.pads[1] + (t % l.kw) * l.dil[1];
             if (iy < 0 || iy >= l.h || ix < 0 || ix >= l.w) {
-              for (int64_t ci = 0; ci < l.c; ++ci) row[ci * taps + t] = static_cast<int8_t>(q.x_zero);
+              for (int64_t ci = 0; ci < l.c; ++ci) row[ci * taps + t] = static_cast<int8_t>(q4.x_zero);
               continue;
             }
             const int8_t* at = src + (l.in_nhwc ? (iy * l.w + ix) * l.c : iy * l.w + ix);
             for (int64_t ci = 0; ci < l.c; ++ci) row[ci * taps + t] = at[ci * ch_stride];
           }
         }
-        w4a8_gemm(l.weights, patches.data(), p1 - p0, k, q, dst + p0 * row_stride, row_stride, col_stride);
+        multiply(patches.data(), p1 - p0, k, dst + p0 * row_stride, row_stride, col_stride);
       });
     }
   }
@@ -176,6 +193,57 @@ class X86Executable final : public Executable {
   ThreadPool& pool_;
 };
 
+Result<Layer> prepare_layer(const Graph& g, const Node& n, const Partition& p) {
+  const Tensor& x = g.tensors[n.inputs[0]];
+  const Tensor& w = g.tensors[n.inputs[1]];
+  const Tensor& y = g.tensors[n.outputs[0]];
+  Layer l;
+  l.node = &n;
+  const int64_t rows = w.shape[0], k = w.elements() / rows;
+  l.n_out = rows;
+  if (w.dtype == DType::kI8) {
+    // m_c = x_scale · w_scale[c] / y_scale in double, as the reference's Requantizer.
+    std::vector<FixedPointMultiplier> multipliers;
+    for (int64_t c = 0; c < rows; ++c) {
+      EL_TRY(auto f, quantize_multiplier(double{x.quant.scales[0]} * double{w.quant.scales[static_cast<size_t>(c)]} /
+                                         double{y.quant.scales[0]}));
+      multipliers.push_back(f);
+    }
+    std::span<const int32_t> bias;
+    if (has_input(n, 2)) bias = g.tensors[n.inputs[2]].values<int32_t>();
+    EL_TRY(l.w8, pack_w8a8(w.values<int8_t>(), bias, multipliers, rows, k, best_isa()));
+  } else if (is_depthwise(n)) {
+    l.depthwise = true;
+    l.block = w.quant.block_size;
+    const int64_t groups = (k + l.block - 1) / l.block;
+    l.dw_weights.resize(static_cast<size_t>(rows * k));
+    l.dw_scales.resize(static_cast<size_t>(rows * groups));
+    for (int64_t ch = 0; ch < rows; ++ch) {
+      for (int64_t t = 0; t < k; ++t) l.dw_weights[static_cast<size_t>(t * rows + ch)] = model::load_i4(w.data.data(), ch * k + t);
+      for (int64_t gi = 0; gi < groups; ++gi)
+        l.dw_scales[static_cast<size_t>(gi * rows + ch)] = w.quant.scales[static_cast<size_t>(ch * groups + gi)];
+    }
+  } else {
+    EL_TRY(l.w4, pack_w4a8(w.data.span(), w.quant.scales, rows, k, w.quant.block_size, best_isa()));
+  }
+  if (w.dtype == DType::kI4 && has_input(n, 2)) {
+    const auto b = g.tensors[n.inputs[2]].values<float>();
+    l.bias.assign(b.begin(), b.end());
+  }
+  if (n.op == OpType::kConv) {
+    l.c = x.shape[1], l.h = x.shape[2], l.w = x.shape[3];
+    l.kh = w.shape[2], l.kw = w.shape[3];
+    l.oh = y.shape[2], l.ow = y.shape[3];
+    l.strides = n.attrs.get_ints("strides", {1, 1});
+    l.pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
+    l.dil = n.attrs.get_ints("dilations", {1, 1});
+    auto nhwc = [&](model::TensorId id) { return std::find(p.channels_last.begin(), p.channels_last.end(), id) != p.channels_last.end(); };
+    l.in_nhwc = nhwc(n.inputs[0]);
+    l.out_nhwc = nhwc(n.outputs[0]);
+  }
+  return l;
+}
+
 class X86Backend final : public Backend {
  public:
   std::string_view name() const override { return "x86"; }
@@ -190,41 +258,7 @@ class X86Backend final : public Backend {
   Result<std::unique_ptr<Executable>> prepare(const Graph& g, const Partition& p, ThreadPool& pool) const override {
     std::vector<Layer> layers;
     for (size_t i : p.nodes) {
-      const Node& n = g.nodes[i];
-      const Tensor& x = g.tensors[n.inputs[0]];
-      const Tensor& w = g.tensors[n.inputs[1]];
-      Layer l;
-      l.node = &n;
-      const int64_t rows = w.shape[0], k = w.elements() / rows;
-      if (is_depthwise(n)) {
-        l.depthwise = true;
-        l.block = w.quant.block_size;
-        const int64_t groups = (k + l.block - 1) / l.block;
-        l.dw_weights.resize(static_cast<size_t>(rows * k));
-        l.dw_scales.resize(static_cast<size_t>(rows * groups));
-        for (int64_t ch = 0; ch < rows; ++ch) {
-          for (int64_t t = 0; t < k; ++t) l.dw_weights[static_cast<size_t>(t * rows + ch)] = model::load_i4(w.data.data(), ch * k + t);
-          for (int64_t g2 = 0; g2 < groups; ++g2) l.dw_scales[static_cast<size_t>(g2 * rows + ch)] = w.quant.scales[static_cast<size_t>(ch * groups + g2)];
-        }
-      } else {
-        EL_TRY(l.weights, pack_w4a8(w.data.span(), w.quant.scales, rows, k, w.quant.block_size, best_isa()));
-      }
-      if (has_input(n, 2)) {
-        const auto b = g.tensors[n.inputs[2]].values<float>();
-        l.bias.assign(b.begin(), b.end());
-      }
-      if (n.op == OpType::kConv) {
-        const Tensor& y = g.tensors[n.outputs[0]];
-        l.c = x.shape[1], l.h = x.shape[2], l.w = x.shape[3];
-        l.kh = w.shape[2], l.kw = w.shape[3];
-        l.oh = y.shape[2], l.ow = y.shape[3];
-        l.strides = n.attrs.get_ints("strides", {1, 1});
-        l.pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
-        l.dil = n.attrs.get_ints("dilations", {1, 1});
-        auto nhwc = [&](model::TensorId id) { return std::find(p.channels_last.begin(), p.channels_last.end(), id) != p.channels_last.end(); };
-        l.in_nhwc = nhwc(n.inputs[0]);
-        l.out_nhwc = nhwc(n.outputs[0]);
-      }
+      EL_TRY(Layer l, prepare_layer(g, g.nodes[i], p));
       layers.push_back(std::move(l));
     }
     return std::make_unique<X86Executable>(std::move(layers), pool);
