@@ -1,6 +1,7 @@
 // The x86 backend (W4A8 Conv and Gemm on edgeloop's int4 kernels) inside whole programs: outputs
 // bit-identical to the reference kernels, whether its neighbours hand it NCHW (the reference
-// kernels) or NHWC tensors (XNNPACK), at 1 and 2 threads.
+// kernels) or NHWC tensors (XNNPACK), at 1 and 2 threads (the first conv is big enough, 28×24
+// pixels, for its rows to be split between the threads).
 #include <gtest/gtest.h>
 
 #include <random>
@@ -27,14 +28,14 @@ model::Attributes conv_attrs(std::vector<int64_t> strides, std::vector<int64_t> 
 model::Graph w4a8_network(int32_t block) {
   GraphBuilder b;
   const auto q0 = per_tensor(0.03f, -2), q1 = per_tensor(0.05f, -128), q2 = per_tensor(0.04f, 3), q3 = per_tensor(0.1f, 0);
-  auto x = b.node(OpType::kQuantizeLinear, {b.input(DType::kF32, {2, 5, 7, 6})}, {}, DType::kI8, q0);
+  auto x = b.node(OpType::kQuantizeLinear, {b.input(DType::kF32, {2, 5, 28, 24})}, {}, DType::kI8, q0);
   auto c1 = b.node(OpType::kConv, {x, b.weights_i4({12, 5, 3, 3}, block, 0.02f), b.bias_f32(12)}, conv_attrs({1, 1}, {1, 1, 1, 1}), DType::kI8, q1);
   auto dw = b.node(OpType::kConv, {c1, b.weights_i8({12, 1, 3, 3}, 0, 0.01f), b.bias_i32(12)}, conv_attrs({2, 2}, {1, 0, 1, 0}, 12), DType::kI8, q2);
   auto dw4 = b.node(OpType::kConv, {dw, b.weights_i4({12, 1, 3, 3}, block, 0.05f), b.bias_f32(12)}, conv_attrs({1, 1}, {1, 1, 1, 1}, 12),
                     DType::kI8, q2);  // depthwise W4A8
   auto c2 = b.node(OpType::kConv, {dw4, b.weights_i4({40, 12, 1, 1}, block, 0.03f)}, conv_attrs({1, 1}, {0, 0, 0, 0}), DType::kI8, q1);
-  auto f = b.node(OpType::kReshape, {c2}, attrs({{"shape", std::vector<int64_t>{2, 40 * 4 * 2}}}), DType::kI8, q1);
-  auto y = b.node(OpType::kGemm, {f, b.weights_i4({10, 320}, block, 0.01f), b.bias_f32(10)},
+  auto f = b.node(OpType::kReshape, {c2}, attrs({{"shape", std::vector<int64_t>{2, 40 * 14 * 11}}}), DType::kI8, q1);
+  auto y = b.node(OpType::kGemm, {f, b.weights_i4({10, 6160}, block, 0.002f), b.bias_f32(10)},
                   attrs({{"alpha", 1.f}, {"beta", 1.f}, {"transA", int64_t{0}}, {"transB", int64_t{1}}}), DType::kI8, q3);
   return b.finish({b.node(OpType::kDequantizeLinear, {y}), c1});
 }
@@ -48,14 +49,14 @@ model::Graph w8a8_network() {
     a.set("requantize", std::string("fixed_point"));
     return a;
   };
-  auto x = b.node(OpType::kQuantizeLinear, {b.input(DType::kF32, {2, 5, 7, 6})}, {}, DType::kI8, q0);
+  auto x = b.node(OpType::kQuantizeLinear, {b.input(DType::kF32, {2, 5, 28, 24})}, {}, DType::kI8, q0);
   auto c1 = b.node(OpType::kConv, {x, b.weights_i8({12, 5, 3, 3}, 0, 0.01f), b.bias_i32(12)}, fixed(conv_attrs({1, 1}, {1, 1, 1, 1})),
                    DType::kI8, q1);
   auto dw = b.node(OpType::kConv, {c1, b.weights_i8({12, 1, 3, 3}, 0, 0.01f), b.bias_i32(12)}, fixed(conv_attrs({2, 2}, {1, 0, 1, 0}, 12)),
                    DType::kI8, q2);
   auto c2 = b.node(OpType::kConv, {dw, b.weights_i8({40, 12, 1, 1}, 0, 0.02f)}, fixed(conv_attrs({1, 1}, {0, 0, 0, 0})), DType::kI8, q1);
-  auto f = b.node(OpType::kReshape, {c2}, attrs({{"shape", std::vector<int64_t>{2, 40 * 4 * 2}}}), DType::kI8, q1);
-  auto y = b.node(OpType::kGemm, {f, b.weights_i8({10, 320}, 0, 0.005f), b.bias_i32(10)},
+  auto f = b.node(OpType::kReshape, {c2}, attrs({{"shape", std::vector<int64_t>{2, 40 * 14 * 11}}}), DType::kI8, q1);
+  auto y = b.node(OpType::kGemm, {f, b.weights_i8({10, 6160}, 0, 0.001f), b.bias_i32(10)},
                   fixed(attrs({{"alpha", 1.f}, {"beta", 1.f}, {"transA", int64_t{0}}, {"transB", int64_t{1}}})), DType::kI8, q3);
   return b.finish({b.node(OpType::kDequantizeLinear, {y}), c1});
 }

@@ -96,7 +96,7 @@ class X86Executable final : public Executable {
     };
     if (l.node->op == OpType::kGemm) {
       const int64_t k = x.dim(1);
-      parallel_rows(x.dim(0), [&](int64_t r0, int64_t r1) {
+      parallel_rows(x.dim(0), k * l.n_out, [&](int64_t r0, int64_t r1) {
         multiply(x.as<int8_t>() + r0 * k, r1 - r0, k, y.as<int8_t>() + r0 * l.n_out, l.n_out, 1);
       });
       return;
@@ -111,12 +111,12 @@ class X86Executable final : public Executable {
       const int8_t* src = x.as<int8_t>() + b * l.c * l.h * l.w;
       int8_t* dst = y.as<int8_t>() + b * l.n_out * pixels;
       if (direct) {
-        parallel_rows(pixels, [&](int64_t p0, int64_t p1) {
+        parallel_rows(pixels, k * l.n_out, [&](int64_t p0, int64_t p1) {
           multiply(src + p0 * l.c, p1 - p0, l.c, dst + p0 * row_stride, row_stride, col_stride);
         });
         continue;
       }
-      parallel_rows(pixels, [&](int64_t p0, int64_t p1) {
+      parallel_rows(pixels, k * l.n_out, [&](int64_t p0, int64_t p1) {
         // Patches of pixels [p0, p1), row order (input channel, kernel row, kernel column) as the
         // weight rows; taps in the padding hold the zero point, i.e. real 0.
         std::vector<int8_t> patches(static_cast<size_t>((p1 - p0) * k));
@@ -148,7 +148,7 @@ class X86Executable final : public Executable {
     for (int64_t b = 0; b < x.dim(0); ++b) {
       const int8_t* src = x.as<int8_t>() + b * c * hw;
       int8_t* dst = y.as<int8_t>() + b * c * pixels;
-      parallel_rows(pixels, [&](int64_t p0, int64_t p1) {
+      parallel_rows(pixels, c * taps, [&](int64_t p0, int64_t p1) {
         std::vector<int32_t> acc(static_cast<size_t>(c));
         std::vector<float> sum(static_cast<size_t>(c));
         for (int64_t p = p0; p < p1; ++p) {
@@ -179,10 +179,14 @@ class X86Executable final : public Executable {
     }
   }
 
-  // Splits [0, rows) into one contiguous range per thread.
+  // Splits [0, rows) into one contiguous range per thread, but only as many ranges as there are
+  // kMinWork multiply-adds for: waking a thread (or waiting for a descheduled one) costs more
+  // than a small layer.
+  static constexpr int64_t kMinWork = int64_t{1} << 17;
   template <class Fn>
-  void parallel_rows(int64_t rows, const Fn& fn) const {
-    const int64_t parts = std::min<int64_t>(pool_.threads(), std::max<int64_t>(rows, 1));
+  void parallel_rows(int64_t rows, int64_t work_per_row, const Fn& fn) const {
+    const int64_t by_work = std::max<int64_t>(1, rows * work_per_row / kMinWork);
+    const int64_t parts = std::min<int64_t>({pool_.threads(), std::max<int64_t>(rows, 1), by_work});
     pool_.parallel_for(static_cast<size_t>(parts), [&](size_t i) {
       const int64_t r0 = rows * static_cast<int64_t>(i) / parts, r1 = rows * static_cast<int64_t>(i + 1) / parts;
       if (r1 > r0) fn(r0, r1);
