@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <atomic>
 #include <random>
+#include <thread>
 
+#include "edgeloop/model/onnx_import.h"
 #include "edgeloop/model/shape_inference.h"
 #include "edgeloop/runtime/backends.h"
 #include "edgeloop/runtime/session.h"
@@ -170,6 +174,33 @@ TEST(XnnpackInt8, ConvDepthwiseGemmAddPoolingAndConversions) {
   TensorId gp = b.node(OpType::kGlobalAveragePool, {r}, {}, DType::kI8, q1);
   TensorId yf = b.node(OpType::kDequantizeLinear, {y});
   expect_agreement(b.finish({yf, gp}), 11);
+}
+
+// Sessions of one Program running at the same time: each overlap gets an XNNPACK runtime of its
+// own, built from a fresh subgraph (XNNPACK rewrites a subgraph when it makes a runtime from it).
+TEST(Xnnpack, ConcurrentSessionsOfOneProgramAgree) {
+  auto g = model::import_onnx(std::filesystem::path(EDGELOOP_SOURCE_DIR) / "examples/fashion_mnist/fashion_cnn.onnx");
+  ASSERT_TRUE(g) << g.error().message;
+  auto p = Program::from_graph(*g, LoadOptions{{"xnnpack"}, 1});
+  ASSERT_TRUE(p) << p.error().message;
+  const auto inputs = random_inputs(*g, 9);
+  Session first(*p);
+  auto want = first.run(inputs);
+  ASSERT_TRUE(want);
+  std::vector<std::thread> workers;
+  std::atomic<int> mismatches{0}, failures{0};
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&] {
+      Session s(*p);
+      for (int i = 0; i < 200; ++i) {
+        auto got = s.run(inputs);
+        if (!got) ++failures;
+        else if ((*got)[0].bytes != (*want)[0].bytes) ++mismatches;
+      }
+    });
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Xnnpack, UnknownBackendsAndZeroThreadsAreRefused) {

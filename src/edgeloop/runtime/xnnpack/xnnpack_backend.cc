@@ -206,89 +206,15 @@ struct Boundary {
   size_t bytes = 0;
 };
 
-// One XNNPACK runtime of a partition with its staging buffers: it runs one inference at a time.
+// One XNNPACK runtime of a partition with its buffers: it runs one inference at a time.
 struct Instance {
   xnn_runtime_t runtime = nullptr;
+  std::vector<Buffer> constants;           // converted weights XNNPACK read when it made the runtime
   std::vector<Buffer> staging;             // per boundary entry (empty buffer when not transposed)
   std::vector<xnn_external_value> bound;  // what xnn_setup_runtime bound last
   ~Instance() {
     if (runtime != nullptr) xnn_delete_runtime(runtime);
   }
-};
-
-// A prepared partition. The first runtime is created at load, which packs the weights; sessions
-// running at the same time each get a runtime of their own, created the first time they overlap.
-class XnnExecutable final : public Executable {
- public:
-  XnnExecutable(xnn_subgraph_t subgraph, pthreadpool_t pool, std::vector<Boundary> boundary, std::vector<Buffer> constants)
-      : subgraph_(subgraph), pool_(pool), boundary_(std::move(boundary)), constants_(std::move(constants)) {}
-  ~XnnExecutable() override { xnn_delete_subgraph(subgraph_); }
-
-  Status init() {
-    EL_TRY(auto first, create_instance());
-    free_.push_back(std::move(first));
-    return ok();
-  }
-
-  Status run(std::span<const TensorView> tensors) override {
-    std::unique_ptr<Instance> inst;
-    {
-      std::lock_guard lock(mutex_);
-      if (!free_.empty()) {
-        inst = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (inst == nullptr) {
-      EL_TRY(inst, create_instance());
-    }
-    Status status = run_on(*inst, tensors);
-    std::lock_guard lock(mutex_);
-    free_.push_back(std::move(inst));
-    return status;
-  }
-
- private:
-  Result<std::unique_ptr<Instance>> create_instance() {
-    auto inst = std::make_unique<Instance>();
-    const xnn_status s = xnn_create_runtime_v2(subgraph_, pool_, 0, &inst->runtime);
-    if (s != xnn_status_success) return make_error(ErrorCode::kUnsupported, "XNNPACK could not create a runtime ({})", static_cast<int>(s));
-    for (const Boundary& b : boundary_) inst->staging.emplace_back(b.nchw ? b.bytes : 0);
-    return inst;
-  }
-
-  Status run_on(Instance& inst, std::span<const TensorView> tensors) {
-    std::vector<xnn_external_value> values;
-    values.reserve(boundary_.size());
-    for (size_t i = 0; i < boundary_.size(); ++i) {
-      const Boundary& b = boundary_[i];
-      std::byte* arena = tensors[b.tensor].data;
-      std::byte* data = b.nchw ? inst.staging[i].bytes.get() : arena;
-      if (b.input && b.nchw) transpose(arena, data, *b.nchw, b.element_size, true);
-      values.push_back({b.external_id, data});
-    }
-    const bool same = values.size() == inst.bound.size() &&
-                      std::equal(values.begin(), values.end(), inst.bound.begin(),
-                                 [](const xnn_external_value& x, const xnn_external_value& y) { return x.id == y.id && x.data == y.data; });
-    if (!same) {  // setup binds buffers: skip it when this session's buffers are the ones bound last
-      if (xnn_setup_runtime(inst.runtime, values.size(), values.data()) != xnn_status_success)
-        return make_error(ErrorCode::kInternal, "xnn_setup_runtime failed");
-      inst.bound = std::move(values);
-    }
-    if (xnn_invoke_runtime(inst.runtime) != xnn_status_success) return make_error(ErrorCode::kInternal, "xnn_invoke_runtime failed");
-    for (size_t i = 0; i < boundary_.size(); ++i) {
-      const Boundary& b = boundary_[i];
-      if (!b.input && b.nchw) transpose(inst.staging[i].bytes.get(), tensors[b.tensor].data, *b.nchw, b.element_size, false);
-    }
-    return ok();
-  }
-
-  xnn_subgraph_t subgraph_;
-  pthreadpool_t pool_;
-  std::vector<Boundary> boundary_;
-  std::vector<Buffer> constants_;  // converted weights: XNNPACK reads static data whenever it creates a runtime
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Instance>> free_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +240,9 @@ class Builder {
     if (subgraph_ != nullptr) xnn_delete_subgraph(subgraph_);
   }
 
-  Result<std::unique_ptr<Executable>> build(pthreadpool_t pool) {
+  // Defines the partition as a fresh subgraph and creates a runtime from it (XNNPACK optimizes a
+  // subgraph in place while creating a runtime, so each runtime gets a subgraph of its own).
+  Result<std::unique_ptr<Instance>> build(pthreadpool_t pool) {
     const auto externals = static_cast<uint32_t>(p_.inputs.size() + p_.outputs.size());
     EL_CHECK(check(xnn_create_subgraph(externals, 0, &subgraph_), "xnn_create_subgraph"));
     for (size_t i : p_.nodes) {  // flattens first: a flattened partition output is transposed back
@@ -330,10 +258,13 @@ class Builder {
       auto status = define_node(n, k);
       if (!status) return std::unexpected(std::move(status).error().context(fmt::format("node '{}' ({})", n.name, model::op_name(n.op))));
     }
-    auto exec = std::make_unique<XnnExecutable>(std::exchange(subgraph_, nullptr), pool, std::move(boundary_), std::move(constants_));
-    EL_CHECK(exec->init());
-    return exec;
+    auto inst = std::make_unique<Instance>();
+    EL_CHECK(check(xnn_create_runtime_v2(subgraph_, pool, 0, &inst->runtime), "xnn_create_runtime_v2"));
+    inst->constants = std::move(constants_);
+    for (const Boundary& b : boundary_) inst->staging.emplace_back(b.nchw ? b.bytes : 0);
+    return inst;
   }
+  const std::vector<Boundary>& boundary() const { return boundary_; }
 
  private:
   Status check(xnn_status s, std::string_view what) const {
@@ -660,6 +591,73 @@ class Builder {
   bool skip_next_ = false;
 };
 
+// A prepared partition. The first runtime is created at load, which packs the weights; sessions
+// running at the same time each get a runtime of their own, built the first time they overlap.
+class XnnExecutable final : public Executable {
+ public:
+  XnnExecutable(const Graph& g, Partition p, pthreadpool_t pool, std::vector<Boundary> boundary, std::unique_ptr<Instance> first)
+      : g_(g), p_(std::move(p)), pool_(pool), boundary_(std::move(boundary)) {
+    free_.push_back(std::move(first));
+  }
+
+  Status run(std::span<const TensorView> tensors) override {
+    std::unique_ptr<Instance> inst;
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        inst = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (inst == nullptr) {
+      EL_TRY(inst, create_instance());
+    }
+    Status status = run_on(*inst, tensors);
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(inst));
+    return status;
+  }
+
+ private:
+  Result<std::unique_ptr<Instance>> create_instance() {
+    Builder b(g_, p_);
+    return b.build(pool_);
+  }
+
+  Status run_on(Instance& inst, std::span<const TensorView> tensors) {
+    std::vector<xnn_external_value> values;
+    values.reserve(boundary_.size());
+    for (size_t i = 0; i < boundary_.size(); ++i) {
+      const Boundary& b = boundary_[i];
+      std::byte* arena = tensors[b.tensor].data;
+      std::byte* data = b.nchw ? inst.staging[i].bytes.get() : arena;
+      if (b.input && b.nchw) transpose(arena, data, *b.nchw, b.element_size, true);
+      values.push_back({b.external_id, data});
+    }
+    const bool same = values.size() == inst.bound.size() &&
+                      std::equal(values.begin(), values.end(), inst.bound.begin(),
+                                 [](const xnn_external_value& x, const xnn_external_value& y) { return x.id == y.id && x.data == y.data; });
+    if (!same) {  // setup binds buffers: skip it when this session's buffers are the ones bound last
+      if (xnn_setup_runtime(inst.runtime, values.size(), values.data()) != xnn_status_success)
+        return make_error(ErrorCode::kInternal, "xnn_setup_runtime failed");
+      inst.bound = std::move(values);
+    }
+    if (xnn_invoke_runtime(inst.runtime) != xnn_status_success) return make_error(ErrorCode::kInternal, "xnn_invoke_runtime failed");
+    for (size_t i = 0; i < boundary_.size(); ++i) {
+      const Boundary& b = boundary_[i];
+      if (!b.input && b.nchw) transpose(inst.staging[i].bytes.get(), tensors[b.tensor].data, *b.nchw, b.element_size, false);
+    }
+    return ok();
+  }
+
+  const Graph& g_;  // the Program's graph, which outlives its executables
+  Partition p_;
+  pthreadpool_t pool_;
+  std::vector<Boundary> boundary_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Instance>> free_;
+};
+
 class XnnpackBackend final : public Backend {
  public:
   std::string_view name() const override { return "xnnpack"; }
@@ -677,7 +675,8 @@ class XnnpackBackend final : public Backend {
 
   Result<std::unique_ptr<Executable>> prepare(const Graph& g, const Partition& p, ThreadPool& pool) const override {
     Builder b(g, p);
-    return b.build(pool.handle());
+    EL_TRY(auto first, b.build(pool.handle()));
+    return std::make_unique<XnnExecutable>(g, p, pool.handle(), b.boundary(), std::move(first));
   }
 };
 
