@@ -21,13 +21,18 @@ step "2. Inspect the artifact"
 step "3. Verify it as a device would before activating it (loader checks + golden test vector)"
 "$edgeloop" model verify "$work/fashion_cnn.edge"
 
-step "4. Evaluate on the Fashion-MNIST test split (10,000 images, reference runtime)"
+step "4. Evaluate on the Fashion-MNIST test split (10,000 images, on the backends this CPU supports)"
 "$edgeloop" model eval "$work/fashion_cnn.edge" --dataset fashion-mnist --split test
 
 step "5. Build the variant matrix: quantize, measure on the 10,000 test images, pick a variant per tier"
 rm -rf "$work/variants"
 "$edgeloop" model variants "$work/fashion_cnn.edge" --calib fashion-mnist:train:1000 --eval fashion-mnist:test \
   --max-drop 0.5 --out-dir "$work/variants"
+
+step "6. Benchmark the FP32 model and its INT8 and W4A8 variants on this CPU's backends (docs/backends.md)"
+for v in "$work/fashion_cnn.edge" "$work/variants/int8.edge" "$work/variants/w4a8.edge"; do
+  "$edgeloop" bench "$v" --runs 200
+done
 
 step "Done"
 echo "The artifact is $work/fashion_cnn.edge, its variants and variants.json are in $work/variants/;"
