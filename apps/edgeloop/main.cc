@@ -31,7 +31,7 @@ void add_runtime_flags(CLI::App* command, RuntimeFlags& flags, bool threads) {
                                   "what none claims (default: {})",
                                   fmt::join(runtime::known_backends(), ", "),
                                   flags.backends.empty() ? std::string("the ones this CPU supports") : flags.backends));
-  if (threads) command->add_option("--threads", flags.threads, "threads of the model's thread pool (default 1)")->check(CLI::PositiveNumber);
+  if (threads) command->add_option("--threads", flags.threads, "threads of the model's thread pool (default 1)")->check(CLI::Range(1, 256));
 }
 
 }  // namespace edgeloop::cli

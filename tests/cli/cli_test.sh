@@ -63,6 +63,17 @@ check "bench refuses an unknown backend by name" grep -q "no-such-backend" "$wor
 "$edgeloop" bench --help > "$work/bench_help.txt" 2>&1
 check "bench --help explains the flags" grep -q -- "--warmup" "$work/bench_help.txt"
 
+# backends: chosen from the CPU by default, forced by flag, unknown names refused
+"$edgeloop" model inspect "$work/m.edge" > "$work/inspect_default.txt" 2>&1
+check "inspect says which backends run the model" grep -q "backends  .*xnnpack" "$work/inspect_default.txt"
+"$edgeloop" model inspect "$work/m.edge" --backends reference > "$work/inspect_ref.txt" 2>&1
+check "--backends reference runs every node on the reference kernels" grep -q "backends  reference (" "$work/inspect_ref.txt"
+"$edgeloop" model verify "$work/m.edge" --backends xnnpack --threads 2 > /dev/null 2>&1
+check "verify passes with XNNPACK forced at 2 threads" test $? -eq 0
+"$edgeloop" model verify "$work/m.edge" --backends no-such-backend > "$work/verify_bad.txt" 2>&1
+check "verify refuses an unknown backend" test $? -ne 0
+check "the refusal lists the known backends" grep -q "known: x86, xnnpack, reference" "$work/verify_bad.txt"
+
 # a corrupt artifact: clear error, non-zero exit
 head -c 1000 "$work/m.edge" > "$work/cut.edge"
 "$edgeloop" model inspect "$work/cut.edge" > "$work/cut.txt" 2>&1
