@@ -22,8 +22,9 @@ namespace edgeloop::runtime {
 // unless the executable asks for it (Executable::internal_tensors_in_arena).
 //
 // Rank-4 activations are NCHW in the arena, the IR's layout, except those listed in
-// `channels_last`: boundary tensors that only channels-last backends make and read (see
-// Backend::channels_last), which the arena holds NHWC so that no transpose runs between them.
+// `channels_last`: the partition's tensors (boundary and internal) that only channels-last
+// backends make and read (see Backend::channels_last), which the arena holds NHWC so that no
+// transpose runs between them.
 struct Partition {
   std::vector<size_t> nodes;
   std::vector<model::TensorId> inputs;

@@ -119,9 +119,12 @@ Result<Program> Program::from_graph(model::Graph graph, const LoadOptions& optio
       }
       const Backend& backend = *state->backends[owner[begin]];
       Partition partition = make_partition(g, begin, end);
-      for (const auto* side : {&partition.inputs, &partition.outputs})
-        for (model::TensorId id : *side)
-          if (channels_last[id]) partition.channels_last.push_back(id);
+      for (size_t i : partition.nodes)
+        for (const auto* side : {&g.nodes[i].inputs, &g.nodes[i].outputs})
+          for (model::TensorId id : *side)
+            if (id != model::kNoTensor && channels_last[id] &&
+                std::find(partition.channels_last.begin(), partition.channels_last.end(), id) == partition.channels_last.end())
+              partition.channels_last.push_back(id);
       auto exec = backend.prepare(g, partition, *state->pool);
       if (!exec) {
         if (chosen || exec.error().code != ErrorCode::kUnsupported)

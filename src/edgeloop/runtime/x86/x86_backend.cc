@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "edgeloop/runtime/quant_math.h"
+#include "edgeloop/runtime/x86/w4a8_depthwise_kernels.h"
 #include "edgeloop/runtime/x86/w4a8_gemm.h"
 #include "edgeloop/runtime/x86/w8a8_gemm.h"
 
@@ -142,8 +143,22 @@ class X86Executable final : public Executable {
 
   // Depthwise W4A8, channels innermost: each tap's products summed exactly per group, then the
   // group sums feed each channel's f32 fma chain in group order (w4a8_accumulate, w4a8_output).
+  // NHWC in and out on an AVX2 CPU: w4a8_depthwise_avx2.cc; otherwise this portable loop.
   void run_depthwise(const Layer& l, const TensorView& x, const TensorView& y, const W4A8Quant& q) const {
     const int64_t c = l.c, hw = l.h * l.w, pixels = l.oh * l.ow, taps = l.kh * l.kw;
+    if (l.in_nhwc && l.out_nhwc && isa_supported(Isa::kAvx2)) {  // channels-last both ways: the FMA kernel
+      for (int64_t b = 0; b < x.dim(0); ++b)
+        parallel_rows(pixels, c * taps, [&](int64_t p0, int64_t p1) {
+          std::vector<int32_t> acc(static_cast<size_t>(c));
+          std::vector<float> sum(static_cast<size_t>(c));
+          detail::DepthwiseW4A8Call call{x.as<int8_t>() + b * c * hw, y.as<int8_t>() + b * c * pixels, c, l.h, l.w, l.kh, l.kw, l.ow,
+                                         l.strides[0], l.strides[1], l.pads[0], l.pads[1], l.dil[0], l.dil[1], l.block,
+                                         l.dw_weights.data(), l.dw_scales.data(), q.bias, q.x_scale, q.y_scale, q.x_zero, q.y_zero,
+                                         p0, p1, acc.data(), sum.data()};
+          detail::depthwise_w4a8_avx2(call);
+        });
+      return;
+    }
     const int64_t x_ch = l.in_nhwc ? 1 : hw, y_ch = l.out_nhwc ? 1 : pixels;  // channel strides
     for (int64_t b = 0; b < x.dim(0); ++b) {
       const int8_t* src = x.as<int8_t>() + b * c * hw;
