@@ -1,6 +1,7 @@
 // The x86 W4A8 kernels against the stated arithmetic (quant_math.h's w4a8_accumulate and
 // w4a8_output, written out here as a plain loop over the IR's int4 layout) and against the
 // reference Gemm kernel run through a Session: bit for bit, for every ISA this CPU supports.
+#include "runtime/x86/gemm_splits.h"
 #include "edgeloop/runtime/x86/w4a8_gemm.h"
 
 #include <gtest/gtest.h>
@@ -125,7 +126,7 @@ std::string mismatch(const std::vector<int8_t>& want, const std::vector<int8_t>&
   return count == 0 ? "" : std::to_string(count) + " outputs differ, first at " + first;
 }
 
-enum class Layout { kRowMajor, kChannelMajor };  // y[i][j] (NHWC, Gemm) or y[j][i] (NCHW)
+using gemm_test::Layout;
 
 W4A8Weights pack(const Problem& p, Isa isa) {
   const std::vector<std::byte> i4 = p.i4();
@@ -136,21 +137,10 @@ W4A8Weights pack(const Problem& p, Isa isa) {
 
 // Runs rows [0, m) in the calls given by `splits` (row boundaries), returns y as [m][n].
 std::vector<int8_t> run_kernel(const Problem& p, const W4A8Weights& w, Layout layout, std::vector<int64_t> splits = {}) {
-  std::vector<int8_t> y(static_cast<size_t>(p.m * p.n), int8_t{0x5a});
   const W4A8Quant q = p.quant();
-  splits.insert(splits.begin(), 0);
-  splits.push_back(p.m);
-  for (size_t s = 0; s + 1 < splits.size(); ++s) {
-    const int64_t a = splits[s], rows = splits[s + 1] - a;
-    const int8_t* x = p.x.data() + a * p.x_stride;
-    if (layout == Layout::kRowMajor) w4a8_gemm(w, x, rows, p.x_stride, q, y.data() + a * p.n, p.n, 1);
-    else w4a8_gemm(w, x, rows, p.x_stride, q, y.data() + a, 1, p.m);
-  }
-  if (layout == Layout::kRowMajor) return y;
-  std::vector<int8_t> t(y.size());
-  for (int64_t i = 0; i < p.m; ++i)
-    for (int64_t j = 0; j < p.n; ++j) t[static_cast<size_t>(i * p.n + j)] = y[static_cast<size_t>(j * p.m + i)];
-  return t;
+  return gemm_test::run_in_splits(p.m, p.n, layout, std::move(splits), [&](int64_t a, int64_t rows, int8_t* y, int64_t rs, int64_t cs) {
+    w4a8_gemm(w, p.x.data() + a * p.x_stride, rows, p.x_stride, q, y, rs, cs);
+  });
 }
 
 std::vector<int8_t> run_kernel(const Problem& p, Isa isa, Layout layout, std::vector<int64_t> splits = {}) {
