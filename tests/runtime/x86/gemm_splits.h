@@ -1,8 +1,10 @@
-// Shared by the x86 GEMM kernel tests: run a kernel over row ranges into either output layout.
+// Shared by the x86 GEMM kernel tests: run a kernel over row ranges into either output layout,
+// and say how two outputs differ.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace edgeloop::runtime::x86::gemm_test {
@@ -27,6 +29,20 @@ std::vector<int8_t> run_in_splits(int64_t m, int64_t n, Layout layout, std::vect
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) t[static_cast<size_t>(i * n + j)] = y[static_cast<size_t>(j * m + i)];
   return t;
+}
+
+// "" when equal; otherwise how many outputs differ and the first one, as (row, channel).
+inline std::string mismatch(const std::vector<int8_t>& want, const std::vector<int8_t>& got, int64_t n) {
+  if (want.size() != got.size()) return "size " + std::to_string(got.size()) + " instead of " + std::to_string(want.size());
+  std::string first;
+  size_t count = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (want[i] != got[i]) {
+      if (count++ == 0)
+        first = "(" + std::to_string(static_cast<int64_t>(i) / n) + ", " + std::to_string(static_cast<int64_t>(i) % n) +
+                "): " + std::to_string(got[i]) + " instead of " + std::to_string(want[i]);
+    }
+  return count == 0 ? "" : std::to_string(count) + " outputs differ, first at " + first;
 }
 
 }  // namespace edgeloop::runtime::x86::gemm_test

@@ -112,21 +112,9 @@ std::vector<int8_t> expected_unfused(const Problem& p, Unfused u) {
   return y;
 }
 
-// "" when equal; otherwise how many outputs differ and the first one, as (row, channel).
-std::string mismatch(const std::vector<int8_t>& want, const std::vector<int8_t>& got, int64_t n) {
-  if (want.size() != got.size()) return "size " + std::to_string(got.size()) + " instead of " + std::to_string(want.size());
-  std::string first;
-  size_t count = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    if (want[i] != got[i]) {
-      if (count++ == 0)
-        first = "(" + std::to_string(static_cast<int64_t>(i) / n) + ", " + std::to_string(static_cast<int64_t>(i) % n) +
-                "): " + std::to_string(got[i]) + " instead of " + std::to_string(want[i]);
-      }
-  return count == 0 ? "" : std::to_string(count) + " outputs differ, first at " + first;
-}
 
 using gemm_test::Layout;
+using gemm_test::mismatch;
 
 W4A8Weights pack(const Problem& p, Isa isa) {
   const std::vector<std::byte> i4 = p.i4();

@@ -42,6 +42,8 @@ bool is_const_i32_vector(const Tensor& t, int64_t n) {
 }
 bool is_const_f32_vector(const Tensor& t, int64_t n) { return is_f32(t) && t.constant && t.elements() == n; }
 
+bool has_input(const Node& n, size_t i) { return n.inputs.size() > i && n.inputs[i] != model::kNoTensor; }
+
 // Both layouts are the same bytes: no transpose at a boundary.
 bool layout_free(const model::Shape& s) { return s.size() != 4 || s[1] == 1 || s[2] * s[3] == 1; }
 
@@ -56,7 +58,6 @@ struct Claimer {
   }
   const Tensor& in(const Node& n, size_t i) const { return g.tensors[n.inputs[i]]; }
   const Tensor& out(const Node& n) const { return g.tensors[n.outputs[0]]; }
-  bool has(const Node& n, size_t i) const { return n.inputs.size() > i && n.inputs[i] != model::kNoTensor; }
 
   bool conv(const Node& n) const {
     const Tensor& x = in(n, 0);
@@ -64,8 +65,8 @@ struct Claimer {
     const Tensor& y = out(n);
     if (x.shape.size() != 4 || !w.constant) return false;
     const int64_t cout = w.shape[0];
-    if (is_f32(x) && is_f32(w) && is_f32(y)) return !has(n, 2) || is_const_f32_vector(in(n, 2), cout);
-    if (is_qi8(x) && is_qc8_weight(w, 0) && is_qi8(y)) return !has(n, 2) || is_const_i32_vector(in(n, 2), cout);
+    if (is_f32(x) && is_f32(w) && is_f32(y)) return !has_input(n, 2) || is_const_f32_vector(in(n, 2), cout);
+    if (is_qi8(x) && is_qc8_weight(w, 0) && is_qi8(y)) return !has_input(n, 2) || is_const_i32_vector(in(n, 2), cout);
     return false;
   }
   // Gemm with constant B and C, no transA: a fully-connected layer.
@@ -78,9 +79,9 @@ struct Claimer {
     const int64_t cols = trans_b ? b.shape[0] : b.shape[1];
     if (is_f32(a) && is_f32(b) && is_f32(y)) {
       if (n.attrs.get_float("alpha", 1.f) != 1.f) return false;
-      return !has(n, 2) || (is_const_f32_vector(in(n, 2), cols) && n.attrs.get_float("beta", 1.f) == 1.f);
+      return !has_input(n, 2) || (is_const_f32_vector(in(n, 2), cols) && n.attrs.get_float("beta", 1.f) == 1.f);
     }
-    if (is_qi8(a) && is_qc8_weight(b, trans_b ? 0 : 1) && is_qi8(y)) return !has(n, 2) || is_const_i32_vector(in(n, 2), cols);
+    if (is_qi8(a) && is_qc8_weight(b, trans_b ? 0 : 1) && is_qi8(y)) return !has_input(n, 2) || is_const_i32_vector(in(n, 2), cols);
     return false;
   }
   bool matmul(const Node& n) const {
@@ -192,8 +193,7 @@ void to_rows(const T* src, T* dst, size_t n, size_t k, bool trans_b, const Colum
 // A buffer XNNPACK may read XNN_EXTRA_BYTES past the end of.
 struct Buffer {
   std::unique_ptr<std::byte[]> bytes;
-  size_t size = 0;
-  explicit Buffer(size_t n) : bytes(n == 0 ? nullptr : new std::byte[n + XNN_EXTRA_BYTES]()), size(n) {}
+  explicit Buffer(size_t n) : bytes(n == 0 ? nullptr : new std::byte[n + XNN_EXTRA_BYTES]()) {}
 };
 
 // A partition input or output.
@@ -357,7 +357,7 @@ class Builder {
   }
   // Bias of a W8A8 layer: i32 with scale x_scale · w_scale[c].
   Result<uint32_t> int8_bias(const Node& n, size_t bias_input, const Tensor& x, const float* w_scales, size_t channels) {
-    if (n.inputs.size() <= bias_input || n.inputs[bias_input] == model::kNoTensor) return XNN_INVALID_VALUE_ID;
+    if (!has_input(n, bias_input)) return XNN_INVALID_VALUE_ID;
     const Tensor& b = t(n.inputs[bias_input]);
     float* s = own<float>(channels);
     for (size_t c = 0; c < channels; ++c) s[c] = x.quant.scales[0] * w_scales[c];
@@ -465,7 +465,7 @@ class Builder {
       EL_TRY(bias_id, int8_bias(n, 2, x, scales, cout));
     } else {
       EL_TRY(filter_id, static_f32(reinterpret_cast<const float*>(filter), fdims));
-      if (n.inputs.size() > 2 && n.inputs[2] != model::kNoTensor) {
+      if (has_input(n, 2)) {
         float* b = own<float>(cout);
         std::memcpy(b, t(n.inputs[2]).data.data(), cout * sizeof(float));
         EL_TRY(bias_id, static_f32(b, {cout}));
@@ -517,7 +517,7 @@ class Builder {
     if (!int8) {
       EL_TRY(uint32_t wi, static_f32(reinterpret_cast<const float*>(w), {ndim, kdim}));
       uint32_t bias_id = XNN_INVALID_VALUE_ID;
-      if (n.inputs.size() > 2 && n.inputs[2] != model::kNoTensor) {
+      if (has_input(n, 2)) {
         float* bias = own<float>(ndim);
         std::memcpy(bias, t(n.inputs[2]).data.data(), ndim * sizeof(float));
         EL_TRY(bias_id, static_f32(bias, {ndim}));
