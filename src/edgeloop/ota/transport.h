@@ -1,0 +1,40 @@
+// Where a device fetches repository files from: a local directory or HTTP(S). Every fetch has
+// a size cap; a transport never reads past it (docs/repository.md, "Transports").
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgeloop/base/error.h"
+
+namespace edgeloop::ota {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // The bytes of `path` (relative, '/'-separated, e.g. "metadata/timestamp.json"), at most
+  // `max_bytes` of them. A file that does not exist is ErrorCode::kNotFound (the root chain
+  // ends there); one longer than `max_bytes` is ErrorCode::kOutOfRange, detected without
+  // reading more than max_bytes + 1 bytes; any other failure (I/O, timeout, HTTP status) is
+  // ErrorCode::kIo. Paths with "..", a leading '/', '\\' or NUL are kInvalidArgument.
+  virtual Result<std::vector<std::byte>> fetch(std::string_view path, size_t max_bytes) = 0;
+  // For messages: "file:///srv/repo" or "http://127.0.0.1:8080/repo".
+  virtual std::string describe() const = 0;
+};
+
+struct HttpOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds total_timeout{60000};   // per fetch
+  std::chrono::milliseconds low_speed_window{10000};  // abort when below 1 byte/s this long
+};
+
+std::unique_ptr<Transport> make_directory_transport(std::string root);
+std::unique_ptr<Transport> make_http_transport(std::string base_url, HttpOptions options = {});
+// "http://…" and "https://…" go over HTTP; "file://DIR" and plain paths are a directory.
+Result<std::unique_ptr<Transport>> make_transport(std::string_view url, HttpOptions options = {});
+
+}  // namespace edgeloop::ota
