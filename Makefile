@@ -18,7 +18,7 @@ help:
 	@echo "make bench      benchmarks (figures go into docs/benchmarks.md)"
 	@echo "make bench-compare  edgeloop vs ONNX Runtime table (bench/compare.sh; COMPARE_ARGS=\"--runs 50 --rounds 3\")"
 	@echo "make device-size  stripped size of the device library (runtime + loader + backends)"
-	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)"
+	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60); FUZZ_TARGETS=\"metadata …\" picks some"
 	@echo "make test-asan  the tests under AddressSanitizer + UBSan"
 	@echo "make models     regenerate models with PyTorch (MobileNetV2 into $(BUILD)/models)"
 
@@ -64,7 +64,7 @@ fuzz:
 	@scripts/install-deps.sh fuzz
 	CC=clang-16 CXX=clang++-16 cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGELOOP_FUZZ=ON -DEDGELOOP_TESTS=OFF
 	cmake --build $(BUILD_FUZZ) -j $(JOBS)
-	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 models:
 	@scripts/install-deps.sh models
