@@ -383,7 +383,8 @@ Status write_outputs(const std::vector<Output>& outputs) {
   for (const Output& o : outputs)
     if (!o.replace && fs::exists(o.path, ec))
       return make_error(ErrorCode::kFailedPrecondition, "{} already exists; versioned metadata is never overwritten", o.path.string());
-  for (const Output& o : outputs) EL_CHECK(write_file_durable(o.path, o.bytes));
+  for (const Output& o : outputs)
+    EL_CHECK(write_file_durable(o.path, o.bytes, 0644, o.replace ? IfExists::kReplace : IfExists::kFail));
   return ok();
 }
 
@@ -681,6 +682,8 @@ Result<Repository> Repository::init(const fs::path& dir, RepositoryOptions optio
     const fs::path meta = metadata_dir(dir);
     fs::create_directories(meta, ec);
     if (ec) return fs_error("cannot create", meta, ec);
+    // The lock every signing command takes (RepositoryLock), part of the layout from the start.
+    EL_CHECK(write_file_durable(dir / ".lock", {}, 0600));
     return write_outputs({{meta / "1.root.json", root_bytes},
                           {meta / "root.json", root_bytes, true},
                           {meta / "1.targets.json", targets_bytes},
@@ -725,7 +728,11 @@ Result<std::vector<AddedTarget>> Repository::add(const std::vector<fs::path>& ar
     SharedBytes bytes = SharedBytes::adopt(std::move(raw));
     EL_TRY(model::Graph graph, with_context(model::load_artifact(bytes), file.string()));
     const model::Metadata& m = graph.meta;
-    if (m.name.empty()) return make_error(ErrorCode::kInvalidArgument, "{}: the artifact has no model name", file.string());
+    if (m.name.empty() || m.name.size() > 256)
+      return make_error(ErrorCode::kInvalidArgument, "{}: the model name must be 1 to 256 characters", file.string());
+    if (m.version.size() > 64 || m.variant.size() > 64 || m.min_runtime_version.size() > 64)
+      return make_error(ErrorCode::kInvalidArgument, "{}: version, variant and min runtime version are at most 64 characters",
+                        file.string());
     EL_CHECK(with_context(check_version(m.version, "model version"), file.string()));
     if (m.variant.empty()) return make_error(ErrorCode::kInvalidArgument, "{}: the artifact names no variant", file.string());
     if (!m.min_runtime_version.empty()) EL_CHECK(with_context(check_version(m.min_runtime_version, "min runtime version"), file.string()));
