@@ -27,8 +27,8 @@ struct RepoFlags {
     if (!passphrase_env.empty()) {
       const char* value = std::getenv(passphrase_env.c_str());
       if (value == nullptr)
-        throw CommandError{fmt::format("--passphrase-env {0}: the environment variable {0} is not set", passphrase_env)};
-      if (*value == '\0') throw CommandError{fmt::format("--passphrase-env {0}: the environment variable {0} is empty", passphrase_env)};
+        throw CommandError{fmt::format("--passphrase-env: the environment variable {} is not set", passphrase_env)};
+      if (*value == '\0') throw CommandError{fmt::format("--passphrase-env: the environment variable {} is empty", passphrase_env)};
       o.passphrase = value;
     }
     return o;

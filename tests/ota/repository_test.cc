@@ -268,6 +268,11 @@ TEST_F(RepositoryTest, AddListsArtifactsWithTheirMetadataAndBumpsTargetsSnapshot
   auto again = value(repo.add({a}, tiers({"mid"})));
   EXPECT_TRUE(again[0].already_present);
   EXPECT_EQ(versions(), (Versions{1, 2, 1, 2, 2}));
+  // A released artifact whose file went missing is put back, still without signing.
+  fs::remove(dir_ / "public" / path_of(a));
+  value(repo.add({a}));
+  EXPECT_EQ(value(read_file(dir_ / "public" / path_of(a))), value(read_file(a)));
+  EXPECT_EQ(versions(), (Versions{1, 2, 1, 2, 2}));
   again = value(repo.add({a}, tiers({"flagship"})));
   EXPECT_FALSE(again[0].already_present);
   EXPECT_EQ(again[0].info.tiers, (std::vector<std::string>{"flagship", "low", "mid"}));

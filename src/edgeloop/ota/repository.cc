@@ -403,11 +403,9 @@ struct Prepared {
   Published published;
 };
 
-Result<Prepared> prepare(const State& s, const Change& change, Keys& keys, const fs::path& dir, const RepositoryOptions& o) {
-  const int64_t now = o.clock->unix_seconds();
-  const RootMeta& root = s.root();
-  const fs::path meta_dir = metadata_dir(dir);
-  Prepared p;
+// Artifacts not yet (or not intact) under public/: content-addressed, so rewriting one is safe.
+std::vector<Output> artifact_outputs(const Change& change, const fs::path& dir) {
+  std::vector<Output> outputs;
   std::error_code ec;
   for (const auto& [path, bytes] : change.artifacts) {
     const fs::path file = dir / "public" / path;
@@ -415,8 +413,17 @@ Result<Prepared> prepare(const State& s, const Change& change, Keys& keys, const
       auto existing = read_file(file, model::kMaxArtifactBytes);
       if (existing && existing->size() == bytes.size() && sha256_hex(*existing) == sha256_hex(bytes.span())) continue;
     }
-    p.outputs.push_back({file, std::vector<std::byte>(bytes.span().begin(), bytes.span().end()), /*replace=*/true});
+    outputs.push_back({file, std::vector<std::byte>(bytes.span().begin(), bytes.span().end()), /*replace=*/true});
   }
+  return outputs;
+}
+
+Result<Prepared> prepare(const State& s, const Change& change, Keys& keys, const fs::path& dir, const RepositoryOptions& o) {
+  const int64_t now = o.clock->unix_seconds();
+  const RootMeta& root = s.root();
+  const fs::path meta_dir = metadata_dir(dir);
+  Prepared p;
+  p.outputs = artifact_outputs(change, dir);
 
   const TargetsMeta& old_targets = s.targets.meta.meta;
   const RolloutMeta& old_rollout = s.rollout.meta.meta;
@@ -769,13 +776,13 @@ Result<std::vector<AddedTarget>> Repository::add(const std::vector<fs::path>& ar
       tiers.insert(it->second.tiers.begin(), it->second.tiers.end());
       it->second.tiers.assign(tiers.begin(), tiers.end());
       result.info = it->second;
-      result.already_present = old_targets.targets.contains(path) && old_targets.targets.at(path) == it->second;
     } else {
       info.tiers.assign(tiers.begin(), tiers.end());
       targets.targets[path] = info;
       result.info = info;
-      change.artifacts.emplace_back(path, bytes);
     }
+    if (std::none_of(change.artifacts.begin(), change.artifacts.end(), [&](const auto& a) { return a.first == path; }))
+      change.artifacts.emplace_back(path, bytes);
     added.push_back(std::move(result));
   }
   // Added twice in one call: report the final entry for each.
@@ -784,7 +791,11 @@ Result<std::vector<AddedTarget>> Repository::add(const std::vector<fs::path>& ar
     a.already_present = old_targets.targets.contains(a.path) && old_targets.targets.at(a.path) == a.info;
   }
   EL_CHECK(check_unambiguous(targets));
-  if (targets.targets == old_targets.targets) return added;  // nothing new: nothing to sign
+  if (targets.targets == old_targets.targets) {
+    // Nothing new to sign; an artifact file that went missing is put back.
+    EL_CHECK(write_outputs(artifact_outputs(change, dir_)));
+    return added;
+  }
   change.targets = std::move(targets);
   EL_CHECK(commit(session, change, dir_, options_));
   return added;
