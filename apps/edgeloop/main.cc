@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(EDGELOOP_VERSION) + " (runtime " + edgeloop::model::kRuntimeVersion +
                                         ", .edge format " + std::to_string(edgeloop::model::kArtifactFormatVersion) + ")");
   add_model_commands(app);
+  add_repo_commands(app);
   add_conformance_commands(app);
   add_bench_command(app);
   add_keys_commands(app);

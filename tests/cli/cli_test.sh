@@ -192,6 +192,69 @@ check "keys writes no temporary files" test -z "$(ls -A "$keys" | grep -v -E '\.
 "$edgeloop" keys generate --help > "$keys/help.txt" 2>&1
 check "keys generate --help explains the passphrase flags" grep -q -- "--passphrase-file" "$keys/help.txt"
 
+# repo: init, add the variants with their tiers, rollout, status; refusals write nothing
+repo="$work/repo"
+"$edgeloop" repo init "$repo" --json > "$work/repo_init.json" 2> "$work/repo_init.err"
+check "repo init succeeds" test $? -eq 0
+check "repo init makes a 0700 keys folder" test "$(stat -c %a "$repo/keys")" = 700
+check "repo init writes 0600 key files" test "$(stat -c %a "$repo/keys/root.key")" = 600 -a "$(stat -c %a "$repo/keys/rollout.key")" = 600
+check "repo init writes root v1 and a timestamp" test -s "$repo/public/metadata/1.root.json" -a -s "$repo/public/metadata/timestamp.json"
+check "repo init --json names the keys" grep -q '"timestamp": "[0-9a-f]\{64\}"' "$work/repo_init.json"
+"$edgeloop" repo init "$repo" > "$work/repo_again.txt" 2>&1
+check "repo init refuses a non-empty folder" grep -q "is not empty" "$work/repo_again.txt"
+repo_tree() { find "$repo" -type f -exec sha256sum {} + | sort; }
+repo_tree > "$work/repo_before.txt"
+"$edgeloop" repo add "$repo" "$work/variants/int8.edge" "$work/cut.edge" > "$work/repo_bad.txt" 2>&1
+check "repo add of a truncated artifact exits 1" test $? -eq 1
+check "the refusal names the bad artifact" grep -q "cut.edge" "$work/repo_bad.txt"
+check "a refused add writes nothing" cmp -s "$work/repo_before.txt" <(repo_tree)
+"$edgeloop" repo add "$repo" "$work/variants/int8.edge" "$work/variants/fp32.edge" --tiers mid > "$work/repo_tiers.txt" 2>&1
+check "--tiers with two artifacts is refused" grep -q "tiers to one artifact" "$work/repo_tiers.txt"
+"$edgeloop" repo add "$repo" "$work/variants/fp32.edge" "$work/variants/int8.edge" "$work/variants/w4a8.edge" \
+  --variants "$work/variants/variants.json" --json > "$work/repo_add.json" 2> "$work/repo_add.err"
+check "repo add --variants succeeds" test $? -eq 0
+check "repo add puts artifacts under their SHA-256" test "$(ls "$repo/public/artifacts" | grep -c '^[0-9a-f]\{64\}\.edge$')" = 3
+"$edgeloop" repo rollout "$repo" --model fashion --tier mid --target 8 --percent 10 > "$work/repo_unreleased.txt" 2>&1
+check "rollout of an unreleased version is refused" grep -q "fashion version 8 is not released" "$work/repo_unreleased.txt"
+"$edgeloop" repo rollout "$repo" --model fashion --tier mid --target 7 --percent 12.5 --json > "$work/repo_rollout.json" 2>&1
+check "repo rollout succeeds" test $? -eq 0
+check "rollout --json gives basis points" grep -q '"basis_points": 1250' "$work/repo_rollout.json"
+"$edgeloop" repo status "$repo" --json > "$work/repo_status.json" 2>&1
+check "repo status succeeds" test $? -eq 0
+repo_status() {  # versions, tiers from variants.json and the staged rollout, as documented
+  if ! command -v python3 > /dev/null; then grep -q '"basis_points": 1250' "$work/repo_status.json"; return; fi
+  python3 - "$work/repo_status.json" "$work/variants/variants.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); v = json.load(open(sys.argv[2]))
+roles = s["roles"]
+assert [roles[r]["version"] for r in ("root", "targets", "rollout", "snapshot", "timestamp")] == [1, 2, 2, 3, 3], roles
+assert all(roles[r]["threshold"] == 1 and len(roles[r]["keyids"]) == 1 and not roles[r]["expired"] for r in roles)
+by_variant = {t["variant"]: t for t in s["targets"]}
+assert set(by_variant) == {"fp32", "int8", "w4a8"}
+for tier, variant in v["tiers"].items():
+    assert tier in by_variant[variant]["tiers"], (tier, variant)
+mid = s["rollout"]["fashion"]["tiers"]["mid"]
+assert mid["target"] == "artifacts/%s.edge" % by_variant["int8"]["sha256"] and mid["basis_points"] == 1250
+assert len(mid["rollout_id"]) == 32 and mid["baseline"] is None and mid["target_version"] == "7"
+PY
+}
+check "repo status --json has versions, tiers and the rollout" repo_status
+"$edgeloop" repo status "$repo" > "$work/repo_status.txt" 2>&1
+check "repo status prints the rollout" grep -q "mid .* at 12.50%" "$work/repo_status.txt"
+"$edgeloop" repo floor "$repo" --model fashion --version 6 > /dev/null 2>&1
+"$edgeloop" repo floor "$repo" --model fashion --version 5 > "$work/repo_floor.txt" 2>&1
+check "the floor cannot go down" grep -q "can only rise" "$work/repo_floor.txt"
+"$edgeloop" repo rollout --help > "$work/repo_help.txt" 2>&1
+check "repo rollout --help explains rollout ids and baselines" grep -q "baseline" "$work/repo_help.txt"
+# an encrypted repository needs its passphrase for the offline keys
+EDGELOOP_TEST_PASSPHRASE='correct horse' "$edgeloop" repo init "$work/repo_enc" --passphrase-env EDGELOOP_TEST_PASSPHRASE > /dev/null 2>&1
+check "repo init --passphrase-env succeeds" test $? -eq 0
+"$edgeloop" repo add "$work/repo_enc" "$work/variants/int8.edge" --tiers mid > "$work/repo_enc.txt" 2>&1
+check "adding without the passphrase is refused" grep -q "targets.key is encrypted" "$work/repo_enc.txt"
+EDGELOOP_TEST_PASSPHRASE='correct horse' "$edgeloop" repo add "$work/repo_enc" "$work/variants/int8.edge" --tiers mid \
+  --passphrase-env EDGELOOP_TEST_PASSPHRASE > /dev/null 2>&1
+check "adding with the passphrase succeeds" test $? -eq 0
+
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0
 "$edgeloop" model > /dev/null 2>&1

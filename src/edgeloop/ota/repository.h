@@ -5,9 +5,12 @@
 //   DIR/public/metadata/{N.root.json, root.json, timestamp.json,
 //                        N.snapshot.json, N.targets.json, N.rollout.json}
 //   DIR/public/artifacts/<sha256>.edge
-// Each command reads the current signed metadata as its state, changes one thing, re-signs what
-// must change and writes new files durably; metadata a client may be reading is never
-// overwritten except timestamp.json and root.json (both written atomically).
+// Each command reads the current signed metadata as its state (verifying every signature),
+// changes one thing, re-signs what must change and writes new files durably: artifacts, then
+// targets and rollout, then snapshot, then timestamp, so a crash never publishes a timestamp
+// pointing at missing files. Metadata a client may be reading is never overwritten except
+// timestamp.json and root.json (both written atomically). Everything is signed and checked
+// before the first file is written, so a refused command writes nothing.
 #pragma once
 
 #include <filesystem>
@@ -33,59 +36,98 @@ struct Expiry {  // how long each role's signature is valid, in seconds
 struct RepositoryOptions {
   const Clock* clock = &SystemClock::instance();
   Expiry expiry;
-  std::string passphrase;  // for encrypted key files (and to encrypt new offline keys)
+  std::string passphrase;  // for encrypted key files (and to encrypt new root and targets keys)
   std::filesystem::path keys_dir;  // default DIR/keys
 };
 
+// The tier table of a variants.json written by `edgeloop model variants` (docs/quantization.md).
+struct VariantTiers {
+  std::string model, version;                     // the FP32 model the variants were built from
+  std::map<std::string, std::string> tier_to_variant;  // "mid" -> "int8"
+  std::map<std::string, std::string> sha256_of_variant;  // "int8" -> the artifact's SHA-256
+};
+Result<VariantTiers> read_variant_tiers(const std::filesystem::path& variants_json);
+
+struct AddOptions {
+  // Each artifact gets the tiers whose chosen variant is the artifact's variant; the artifact
+  // must be of the variants' model and version (and, when listed, have the listed SHA-256).
+  std::optional<VariantTiers> variants;
+  // Tiers for every artifact given (on top of those from `variants`).
+  std::vector<std::string> tiers;
+};
+
 struct AddedTarget {
-  std::string path;
-  TargetInfo info;
-  bool already_present = false;
+  std::string path;        // "artifacts/<sha256>.edge"
+  TargetInfo info;         // as listed in the new targets
+  bool already_present = false;  // the same artifact with the same tiers was already released
+};
+
+// What a command changed: the new versions it signed (0: that role was not re-signed).
+struct Published {
+  int64_t root = 0, targets = 0, rollout = 0, snapshot = 0, timestamp = 0;
+  bool changed() const { return timestamp != 0; }
+};
+
+struct RepositoryStatus {
+  std::string dir;
+  int64_t now = 0;  // the clock's time, to judge expiry
+  Signed<RootMeta> root;
+  Signed<TargetsMeta> targets;
+  Signed<SnapshotMeta> snapshot;
+  Signed<TimestampMeta> timestamp;
+  Signed<RolloutMeta> rollout;
+  // Roles whose current metadata is still signed by keys of the previous root (an interrupted
+  // rotate-root); the next signing command re-signs them.
+  std::vector<Role> stale;
 };
 
 class Repository {
  public:
   // New repository: one key per role (root and targets keys encrypted when a passphrase is
-  // given), root v1, empty targets and rollout, snapshot, timestamp. Refuses a non-empty DIR.
+  // given), root v1, empty targets and rollout, snapshot, timestamp. Refuses a non-empty DIR
+  // (and a non-empty keys folder).
   static Result<Repository> init(const std::filesystem::path& dir, RepositoryOptions options = {});
+  // An existing repository; its metadata must load and verify.
   static Result<Repository> open(const std::filesystem::path& dir, RepositoryOptions options = {});
 
-  // Copies verified .edge artifacts into artifacts/ and lists them in a new targets version
-  // (offline targets key), then snapshot and timestamp. `tiers_by_variant` (from variants.json)
-  // sets each artifact's tiers; without it an artifact suits no tier until given one.
-  Result<std::vector<AddedTarget>> add(const std::vector<std::filesystem::path>& artifacts,
-                                       const std::map<std::string, std::vector<std::string>>& tiers_by_variant = {});
+  // Copies verified .edge artifacts (each with a golden test vector and a dotted model version)
+  // into artifacts/ and lists them in a new targets version (offline targets key), then
+  // snapshot and timestamp. An artifact without tiers suits no tier until added again with
+  // some; adding a released artifact again only adds tiers. Refuses, writing nothing: an
+  // invalid artifact, a second build of a released model/version/variant, two artifacts of one
+  // model version for the same tier.
+  Result<std::vector<AddedTarget>> add(const std::vector<std::filesystem::path>& artifacts, const AddOptions& options = {});
 
-  // Stages `target` (a path, a sha256, or MODEL@VERSION resolved for the tier) to `percent`
-  // of `tier`: a new target gets a new rollout id and the previous fully rolled-out target
-  // becomes its baseline; the same target only changes the percentage (so cohorts nest).
-  Status rollout(const std::string& model, const std::string& tier, const std::string& target, double percent);
-  // Pins `tier` (or the whole fleet when tier is empty) to `version`; an empty version unpins.
-  Status pin(const std::string& model, const std::string& tier, const std::string& version);
+  // Stages `target` (a path "artifacts/<sha256>.edge", a SHA-256, or a model version resolved
+  // for the tier) to `percent` (0..100, at most 2 decimals) of `tier`: a new target gets a new
+  // rollout id and the previous target becomes its baseline if it was at 100% (else the
+  // previous baseline stays); the same target only changes the percentage (so cohorts nest).
+  Result<Published> rollout(const std::string& model, const std::string& tier, const std::string& target, double percent);
+  // Pins `tier` (or the whole fleet, "*", when tier is empty) to `version`; an empty version unpins.
+  Result<Published> pin(const std::string& model, const std::string& tier, const std::string& version);
   // Raises the anti-rollback floor of `model` (never lowers it).
-  Status set_floor(const std::string& model, const std::string& version);
-  // New snapshot and timestamp versions with fresh expiry (online keys only).
-  Status publish();
-  // Root N+1 with a new root key (the old one retired to keys/retired/), optionally also new
-  // keys for `rotate_roles`; signed by the old and the new root keys.
-  Status rotate_root(const std::vector<Role>& rotate_roles = {});
+  Result<Published> set_floor(const std::string& model, const std::string& version);
+  // New rollout, snapshot and timestamp versions with fresh expiry (online keys only);
+  // `targets` also re-signs targets (offline key) with a fresh expiry.
+  Result<Published> publish(bool targets = false);
+  // Root N+1 with a new root key (the old one retired to keys/retired/<keyid>.key), optionally
+  // also new keys for `rotate_roles`; signed by the old and the new root keys. Then new
+  // versions of the rotated roles, snapshot and timestamp, signed by the new keys.
+  Result<Published> rotate_root(const std::vector<Role>& rotate_roles = {});
 
-  struct Status_ {
-    std::string dir;
-    Signed<RootMeta> root;
-    Signed<TargetsMeta> targets;
-    Signed<SnapshotMeta> snapshot;
-    Signed<TimestampMeta> timestamp;
-    Signed<RolloutMeta> rollout;
-  };
-  Result<Status_> status() const;
+  // The current metadata, verified (no key needed, nothing written).
+  Result<RepositoryStatus> status() const;
 
   const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path keys_dir() const;
 
  private:
   Repository(std::filesystem::path dir, RepositoryOptions options) : dir_(std::move(dir)), options_(std::move(options)) {}
   std::filesystem::path dir_;
   RepositoryOptions options_;
 };
+
+// "0".."100" with at most two decimals -> basis points (12.5 -> 1250); anything else is an error.
+Result<int> percent_to_basis_points(double percent);
 
 }  // namespace edgeloop::ota
