@@ -1,6 +1,7 @@
 #include "edgeloop/base/file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -27,6 +28,42 @@ TEST(File, DurableWriteReplacesContentAndLeavesNoTemporaryFiles) {
   int files = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 1);
+  std::filesystem::remove_all(dir);
+}
+
+mode_t mode_of(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+TEST(File, DurableWriteGivesTheRequestedModeWhateverTheUmask) {
+  auto dir = temp_dir();
+  const mode_t old_umask = ::umask(0077);
+  ASSERT_TRUE(write_file_durable(dir / "public.bin", as_bytes("p")).has_value());
+  ::umask(0);
+  ASSERT_TRUE(write_file_durable(dir / "secret.key", as_bytes("s"), 0600).has_value());
+  ::umask(old_umask);
+  EXPECT_EQ(mode_of(dir / "public.bin"), 0644u);  // the default, as before the parameter existed
+  EXPECT_EQ(mode_of(dir / "secret.key"), 0600u);
+  // Replacing a file gives the new file the requested mode, not the old file's.
+  ASSERT_TRUE(write_file_durable(dir / "public.bin", as_bytes("now secret"), 0600).has_value());
+  EXPECT_EQ(mode_of(dir / "public.bin"), 0600u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(File, DurableWriteThatMustNotReplaceLeavesAnExistingFileAlone) {
+  auto dir = temp_dir();
+  auto path = dir / "once.bin";
+  ASSERT_TRUE(write_file_durable(path, as_bytes("first"), 0600, IfExists::kFail).has_value());
+  auto again = write_file_durable(path, as_bytes("second"), 0600, IfExists::kFail);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(again.error().message.find("already exists"), std::string::npos) << again.error().message;
+  EXPECT_EQ(as_chars(read_file(path).value()), "first");
+  int files = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);  // the refused write left no temporary file
   std::filesystem::remove_all(dir);
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace edgeloop {
@@ -80,10 +81,11 @@ Result<SharedBytes> map_file(const std::filesystem::path& path) {
   return SharedBytes::view(std::move(mapping), view);
 }
 
-Status write_file_durable(const std::filesystem::path& path, ByteSpan data) {
+Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode_t mode, IfExists if_exists) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  // mkstemp creates the file 0600; it gets its final mode before it holds any data.
   Fd fd(::mkstemp(tmpl.data()));
   if (fd.get() < 0) return io_error("cannot create a temporary file in", dir);
   std::filesystem::path tmp = tmpl;
@@ -92,6 +94,7 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data) {
     ::unlink(tmp.c_str());
     return e;
   };
+  if (::fchmod(fd.get(), mode) != 0) return fail("cannot chmod");
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
@@ -99,10 +102,26 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data) {
     if (n < 0) return fail("cannot write");
     done += static_cast<size_t>(n);
   }
-  if (::fchmod(fd.get(), 0644) != 0) return fail("cannot chmod");
   if (::fsync(fd.get()) != 0) return fail("cannot fsync");
   if (::close(fd.release()) != 0) return fail("cannot close");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
+  if (if_exists == IfExists::kReplace) {
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
+  } else {
+    // The kernel decides "exists?" and "put it there" in one step. Filesystems without
+    // RENAME_NOREPLACE get link(), which fails the same way on an existing name.
+    int r = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      r = ::link(tmp.c_str(), path.c_str());
+      if (r == 0) ::unlink(tmp.c_str());
+    }
+    if (r != 0) {
+      if (errno == EEXIST) {
+        ::unlink(tmp.c_str());
+        return make_error(ErrorCode::kFailedPrecondition, "{} already exists; not replacing it", path.string());
+      }
+      return fail("cannot rename");
+    }
+  }
   Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
   return ok();

@@ -1,6 +1,8 @@
 // Files: whole reads, read-only mappings, and durable atomic writes.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,8 +19,17 @@ Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size
 // Empty files map to an empty buffer.
 Result<SharedBytes> map_file(const std::filesystem::path& path);
 
+// What write_file_durable does when `path` already exists.
+enum class IfExists {
+  kReplace,  // atomically replace it (rename)
+  kFail,     // leave it alone: ErrorCode::kFailedPrecondition, decided atomically (no check-then-write race)
+};
+
 // Writes `data` so that after a crash at any point `path` holds either its old content or all
 // of `data`: write a temporary file beside it, fsync it, rename it over `path`, fsync the folder.
-Status write_file_durable(const std::filesystem::path& path, ByteSpan data);
+// The temporary file gets `mode` (umask not applied) before any byte is written, so secrets
+// written with 0600 are never readable by others, not even for a moment.
+Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode_t mode = 0644,
+                          IfExists if_exists = IfExists::kReplace);
 
 }  // namespace edgeloop

@@ -1,5 +1,5 @@
 // Key files: one Ed25519 key pair per JSON file, written 0600, optionally encrypted with a
-// passphrase (Argon2id -> XSalsa20-Poly1305 secretbox). The format is in docs/repository.md.
+// passphrase (Argon2id -> XSalsa20-Poly1305 secretbox). The format is in docs/keys.md.
 #pragma once
 
 #include <filesystem>
