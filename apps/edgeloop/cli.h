@@ -44,5 +44,6 @@ void add_model_commands(CLI::App& app);
 void add_quantize_commands(CLI::App& model);  // under `model`
 void add_conformance_commands(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_keys_commands(CLI::App& app);
 
 }  // namespace edgeloop::cli

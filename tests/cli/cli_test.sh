@@ -144,6 +144,54 @@ check "variants prints the matrix" grep -q "| int8 |" "$work/variants.txt"
   --out-dir "$work/variants" > "$work/again.txt" 2>&1
 check "variants refuses a non-empty output folder" grep -q "is not empty" "$work/again.txt"
 
+# keys: generate and show, plain and encrypted; 0600; never overwritten; garbage refused
+keys="$work/keys"
+mkdir -p "$keys"
+"$edgeloop" keys generate "$keys/root.key" --comment "root key 1" > "$keys/gen.txt" 2>&1
+check "keys generate succeeds" test $? -eq 0
+keyid=$(sed -n 's/^  key id  \([0-9a-f]\{64\}\)$/\1/p' "$keys/gen.txt")
+check "keys generate prints the key id" test -n "$keyid"
+check "keys generate warns that the secret is not encrypted" grep -q "NOT encrypted" "$keys/gen.txt"
+check "a key file is mode 0600" test "$(stat -c %a "$keys/root.key")" = 600
+"$edgeloop" keys show "$keys/root.key" > "$keys/show.txt" 2>&1
+check "keys show succeeds" test $? -eq 0
+check "keys show gives the same key id" grep -q "key id     $keyid" "$keys/show.txt"
+check "keys show says the file is not encrypted" grep -q "encrypted  no" "$keys/show.txt"
+check "keys show prints the comment" grep -q "comment    root key 1" "$keys/show.txt"
+secret=$(sed -n 's/.*"secret": "\([0-9a-f]*\)".*/\1/p' "$keys/root.key")
+"$edgeloop" keys show "$keys/root.key" --json > "$keys/show.json" 2>&1
+no_secret_shown() {  # the file's seed (first half of "secret") appears in neither output
+  test ${#secret} -eq 128 && ! grep -q -e "${secret:0:64}" -e '"secret"' "$keys/show.txt" "$keys/show.json"
+}
+check "keys show never prints the secret key" no_secret_shown
+check "keys show --json has the key id" grep -q "\"keyid\": \"$keyid\"" "$keys/show.json"
+cp "$keys/root.key" "$keys/root.before"
+"$edgeloop" keys generate "$keys/root.key" > "$keys/again.txt" 2>&1
+check "keys generate refuses an existing file" test $? -eq 1
+check "the refusal says the file exists" grep -q "root.key already exists" "$keys/again.txt"
+check "the refused file is unchanged" cmp -s "$keys/root.key" "$keys/root.before"
+EDGELOOP_TEST_PASSPHRASE='correct horse' "$edgeloop" keys generate "$keys/targets.key" --passphrase-env EDGELOOP_TEST_PASSPHRASE \
+  --comment targets --json > "$keys/enc.json" 2>&1
+check "keys generate --passphrase-env succeeds" test $? -eq 0
+check "keys generate --json says encrypted" grep -q '"encrypted": true' "$keys/enc.json"
+check "an encrypted key file is mode 0600" test "$(stat -c %a "$keys/targets.key")" = 600
+check "an encrypted key file holds no clear secret" test "$(grep -c '"secret"' "$keys/targets.key")" = 0
+enc_id=$(sed -n 's/.*"keyid": "\([0-9a-f]\{64\}\)".*/\1/p' "$keys/enc.json")
+"$edgeloop" keys show "$keys/targets.key" > "$keys/show_enc.txt" 2>&1
+check "keys show needs no passphrase for an encrypted file" test $? -eq 0
+check "keys show says the file is encrypted" grep -q "encrypted  yes" "$keys/show_enc.txt"
+check "keys show gives the encrypted file's key id" grep -q "key id     $enc_id" "$keys/show_enc.txt"
+"$edgeloop" keys generate "$keys/unset.key" --passphrase-env EDGELOOP_TEST_UNSET_VARIABLE > "$keys/unset.txt" 2>&1
+check "an unset passphrase variable is refused by name" grep -q "EDGELOOP_TEST_UNSET_VARIABLE is not set" "$keys/unset.txt"
+check "the refusal writes no key file" test ! -e "$keys/unset.key"
+printf 'not a key file' > "$keys/garbage.key"
+"$edgeloop" keys show "$keys/garbage.key" > "$keys/garbage.txt" 2>&1
+check "keys show on a garbage file exits 1" test $? -eq 1
+check "the garbage error names the file and the problem" grep -q "garbage.key: not an edgeloop key file" "$keys/garbage.txt"
+check "keys writes no temporary files" test -z "$(ls -A "$keys" | grep -v -E '\.(key|txt|json|before)$')"
+"$edgeloop" keys generate --help > "$keys/help.txt" 2>&1
+check "keys generate --help explains the passphrase flags" grep -q -- "--passphrase-file" "$keys/help.txt"
+
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0
 "$edgeloop" model > /dev/null 2>&1

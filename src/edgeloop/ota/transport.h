@@ -20,7 +20,7 @@ class Transport {
   // `max_bytes` of them. A file that does not exist is ErrorCode::kNotFound (the root chain
   // ends there); one longer than `max_bytes` is ErrorCode::kOutOfRange, detected without
   // reading more than max_bytes + 1 bytes; any other failure (I/O, timeout, HTTP status) is
-  // ErrorCode::kIo. Paths with "..", a leading '/', '\\' or NUL are kInvalidArgument.
+  // ErrorCode::kIo. Paths that fail validate_repository_path are kInvalidArgument.
   virtual Result<std::vector<std::byte>> fetch(std::string_view path, size_t max_bytes) = 0;
   // For messages: "file:///srv/repo" or "http://127.0.0.1:8080/repo".
   virtual std::string describe() const = 0;
@@ -32,9 +32,19 @@ struct HttpOptions {
   std::chrono::milliseconds low_speed_window{10000};  // abort when below 1 byte/s this long
 };
 
+// A path a transport accepts: relative, '/'-separated segments, none of them empty, "." or "..",
+// and no '\\' or NUL anywhere ("metadata/1.root.json", not "/x", "a//b", "a/../b" or "a\\b").
+// Both transports name the same file by the same path; anything else is kInvalidArgument.
+Status validate_repository_path(std::string_view path);
+
+// Files under `root`; symlinks are followed, but only regular files are read. A `root` that has
+// gone away (an unmounted card) is kIo, not kNotFound: it says nothing about the file.
 std::unique_ptr<Transport> make_directory_transport(std::string root);
+// GET <base_url>/<path> (each segment percent-encoded); no redirects, no content decoding,
+// TLS peers verified. Timeouts that are not positive make every fetch kInvalidArgument.
 std::unique_ptr<Transport> make_http_transport(std::string base_url, HttpOptions options = {});
-// "http://…" and "https://…" go over HTTP; "file://DIR" and plain paths are a directory.
+// "http://…" and "https://…" go over HTTP; "file://DIR" and plain paths are a directory, which
+// must exist (kNotFound otherwise); any other scheme is kInvalidArgument.
 Result<std::unique_ptr<Transport>> make_transport(std::string_view url, HttpOptions options = {});
 
 }  // namespace edgeloop::ota

@@ -1,0 +1,170 @@
+#include "edgeloop/ota/transport.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <utility>
+
+namespace edgeloop::ota {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class DirectoryTransport final : public Transport {
+ public:
+  explicit DirectoryTransport(std::string root) : root_(std::move(root)) {}
+
+  Result<std::vector<std::byte>> fetch(std::string_view path, size_t max_bytes) override {
+    EL_CHECK(validate_repository_path(path));
+    const std::string full = join(path);
+    // O_NONBLOCK: opening a FIFO planted in the repository must not wait for a writer. It does
+    // not change reads from regular files, the only kind read below.
+    Fd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (fd.get() < 0) {
+      const int err = errno;
+      if (err == ENOENT || err == ENOTDIR) {
+        struct stat root_st {};
+        if (::stat(root_or_dot().c_str(), &root_st) != 0 || !S_ISDIR(root_st.st_mode))
+          return make_error(ErrorCode::kIo, "repository folder {} is not there (unmounted?); cannot fetch {}",
+                            root_or_dot(), path);
+        return make_error(ErrorCode::kNotFound, "{} not found in {}", path, describe());
+      }
+      return make_error(ErrorCode::kIo, "cannot open {}: {}", full, std::strerror(err));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+      return make_error(ErrorCode::kIo, "cannot stat {}: {}", full, std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "{} is not a regular file; refusing to read it", full);
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_big(path, max_bytes);
+
+    // Read until EOF or one byte past the cap, whichever comes first: st_size is only a hint
+    // (the file may grow while we read), so the loop itself enforces the cap.
+    const size_t limit = max_bytes == std::numeric_limits<size_t>::max() ? max_bytes : max_bytes + 1;
+    constexpr size_t kMinChunk = 64 * 1024;
+    std::vector<std::byte> data(std::min(limit, static_cast<size_t>(st.st_size) + 1));
+    size_t done = 0;
+    while (done < limit) {
+      if (done == data.size()) data.resize(std::min(limit, std::max(data.size() * 2, kMinChunk)));
+      const ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return make_error(ErrorCode::kIo, "cannot read {}: {}", full, std::strerror(errno));
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    if (done > max_bytes) return too_big(path, max_bytes);
+    data.resize(done);
+    return data;
+  }
+
+  std::string describe() const override {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(root_or_dot(), ec);
+    return "file://" + (ec ? root_ : absolute.lexically_normal().string());
+  }
+
+ private:
+  std::string root_or_dot() const { return root_.empty() ? std::string(".") : root_; }
+  std::string join(std::string_view path) const {
+    if (root_.empty()) return std::string(path);
+    std::string full = root_;
+    if (full.back() != '/') full += '/';
+    full += path;
+    return full;
+  }
+  std::unexpected<Error> too_big(std::string_view path, size_t max_bytes) const {
+    return make_error(ErrorCode::kOutOfRange, "{} in {} is larger than its cap of {} bytes", path, describe(),
+                      max_bytes);
+  }
+
+  std::string root_;
+};
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
+           return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+         });
+}
+
+// "scheme://" at the start of `url` (RFC 3986: a letter, then letters, digits, '+', '-', '.').
+bool has_scheme(std::string_view url) {
+  const size_t colon = url.find("://");
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!is_alpha(url[0])) return false;
+  return std::all_of(url.begin(), url.begin() + static_cast<std::ptrdiff_t>(colon),
+                     [&](char c) { return is_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'; });
+}
+
+}  // namespace
+
+Status validate_repository_path(std::string_view path) {
+  if (path.empty()) return make_error(ErrorCode::kInvalidArgument, "repository path is empty");
+  if (path.find('\0') != std::string_view::npos)
+    return make_error(ErrorCode::kInvalidArgument, "repository path contains a NUL byte");
+  if (path.find('\\') != std::string_view::npos)
+    return make_error(ErrorCode::kInvalidArgument, "repository path {:?} contains a backslash", path);
+  if (path.front() == '/')
+    return make_error(ErrorCode::kInvalidArgument, "repository path {:?} is absolute; it must be relative", path);
+  size_t start = 0;
+  while (true) {
+    const size_t slash = path.find('/', start);
+    const std::string_view segment = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (segment.empty())
+      return make_error(ErrorCode::kInvalidArgument, "repository path {:?} has an empty segment", path);
+    if (segment == "." || segment == "..")
+      return make_error(ErrorCode::kInvalidArgument, "repository path {:?} has a {:?} segment", path, segment);
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return ok();
+}
+
+std::unique_ptr<Transport> make_directory_transport(std::string root) {
+  return std::make_unique<DirectoryTransport>(std::move(root));
+}
+
+Result<std::unique_ptr<Transport>> make_transport(std::string_view url, HttpOptions options) {
+  if (url.empty()) return make_error(ErrorCode::kInvalidArgument, "repository URL is empty");
+  if (starts_with_ci(url, "http://") || starts_with_ci(url, "https://"))
+    return make_http_transport(std::string(url), options);
+  std::string dir;
+  if (starts_with_ci(url, "file://")) {
+    dir = std::string(url.substr(7));
+    if (starts_with_ci(dir, "localhost/")) dir.erase(0, 9);  // file://localhost/srv/repo
+    if (dir.empty()) return make_error(ErrorCode::kInvalidArgument, "repository URL {:?} names no folder", url);
+  } else if (has_scheme(url)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "repository URL {:?} has an unsupported scheme; use http://, https://, file:// or a folder", url);
+  } else {
+    dir = std::string(url);
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR)
+      return make_error(ErrorCode::kNotFound, "repository folder {} does not exist", dir);
+    return make_error(ErrorCode::kIo, "cannot open repository folder {}: {}", dir, std::strerror(err));
+  }
+  if (!S_ISDIR(st.st_mode)) return make_error(ErrorCode::kInvalidArgument, "repository path {} is not a folder", dir);
+  return make_directory_transport(std::move(dir));
+}
+
+}  // namespace edgeloop::ota
