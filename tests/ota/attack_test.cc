@@ -29,6 +29,7 @@ class Attack : public ::testing::Test {
   template <class T>
   void expect_refused(const Result<T>& r, ErrorCode code, std::string_view needle) {
     ASSERT_FALSE(r.has_value()) << "the client accepted what it must refuse";
+    last_message_ = r.error().message;
     EXPECT_EQ(r.error().code, code) << to_string(r.error().code) << ": " << r.error().message;
     EXPECT_NE(r.error().message.find(needle), std::string::npos)
         << "expected \"" << needle << "\" in: " << r.error().message;
@@ -50,6 +51,7 @@ class Attack : public ::testing::Test {
 
   World w;
   std::map<std::string, std::string> before_;
+  std::string last_message_;  // of the last refusal
 };
 
 // --- artifacts ---------------------------------------------------------------------------------
@@ -497,31 +499,36 @@ class RolloutAttack : public Attack {
 TEST_F(RolloutAttack, RolloutPointsAtAnUnreleasedArtifact) {
   mid().target = "artifacts/" + std::string(64, 'a') + ".edge";
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  EXPECT_NE(last_message_.find("for tier mid is not a released target"), std::string::npos) << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutPointsBelowTheFloor) {
   mid().target = w.v1;  // released, for this tier, but below floor "2"
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  EXPECT_NE(last_message_.find("tier mid is version 1, below the floor 2"), std::string::npos) << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutPointsAtAnotherTiersVariant) {
   mid().target = w.low3;  // released, version 3, but for tier "low"
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  EXPECT_NE(last_message_.find("is variant w4a8 for tiers [low], not for tier mid"), std::string::npos) << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutLowersTheFloor) {
   w.repo.rollout.models[kModel].floor = "1";  // valid on its own; lower than the trusted floor
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  EXPECT_NE(last_message_.find("the floor of fashion-cnn would go down from 2 to 1"), std::string::npos) << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutPinsBelowTheFloor) {
   w.repo.rollout.models[kModel].pins["*"] = "1";
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  EXPECT_NE(last_message_.find("to version 1 is below the floor 2"), std::string::npos) << last_message_;
 }
 
 // --- malformed metadata ------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "ota/repo_fixture.h"
+#include "ota/test_server.h"
 
 namespace edgeloop::ota {
 namespace {
@@ -297,6 +298,21 @@ TEST(Client, UpdateAfterAnInterruptedPersistCompletesIt) {
   ASSERT_OK(r);
   EXPECT_TRUE(r->timestamp_changed);
   EXPECT_EQ(read_tree(w.data_dir()), done);
+}
+
+TEST(Client, UpdateAndFetchOverHttp) {
+  World w;
+  auto v4 = w.repo.add_artifact("model v4 int8 over http", "4", "int8", {"mid"});
+  w.repo.release();
+  edgeloop::testing::TestServer server(w.repo.public_dir());
+  auto http = make_http_transport(server.url());
+  auto r = w.update(*http);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->targets_version, 2);
+  auto artifact = w.client->fetch_target(*http, v4);
+  ASSERT_OK(artifact);
+  EXPECT_EQ(text(*artifact), "model v4 int8 over http");
+  EXPECT_EQ(server.request_count("/metadata/2.targets.json"), 1u);
 }
 
 TEST(Client, FetchTargetReturnsTheVerifiedBytes) {
