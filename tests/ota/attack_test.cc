@@ -12,6 +12,7 @@
 namespace edgeloop::ota {
 namespace {
 
+using edgeloop::testing::TestServer;
 using fixture::kDay;
 using fixture::kModel;
 using fixture::kStart;
@@ -19,7 +20,6 @@ using fixture::read_tree;
 using fixture::Repo;
 using fixture::text;
 using fixture::World;
-using edgeloop::testing::TestServer;
 
 class Attack : public ::testing::Test {
  protected:
@@ -45,9 +45,7 @@ class Attack : public ::testing::Test {
   // A timestamp.json whose JSON is `j` (not re-signed: the client must refuse it before, or
   // because, its signatures are checked).
   void serve_timestamp_json(const std::string& s) { w.repo.write("metadata/timestamp.json", s); }
-  nlohmann::json timestamp_json() const {
-    return nlohmann::json::parse(text(w.repo.read("metadata/timestamp.json")));
-  }
+  nlohmann::json timestamp_json() const { return nlohmann::json::parse(text(w.repo.read("metadata/timestamp.json"))); }
 
   World w;
   std::map<std::string, std::string> before_;
@@ -262,7 +260,8 @@ TEST_F(Attack, MirrorServingOldMetadata) {
   std::filesystem::remove_all(w.repo.public_dir());
   for (const auto& [path, content] : old_mirror) w.repo.write(path, content);
   remember();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "older than the trusted version 2 (a rollback attack or a stale mirror)");
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "older than the trusted version 2 (a rollback attack or a stale mirror)");
 }
 
 // --- fast-forward ------------------------------------------------------------------------------
@@ -402,7 +401,8 @@ class ThresholdAttack : public Attack {
 TEST_F(ThresholdAttack, ThresholdNotMet) {
   w.repo.write("metadata/timestamp.json", Repo::sign_with(canonical(w.repo.timestamp), {a}));
   remember();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "is not signed by a threshold of the timestamp keys of root version 2");
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "is not signed by a threshold of the timestamp keys of root version 2");
 }
 
 TEST_F(ThresholdAttack, OneKeysSignatureCountedTwice) {
@@ -438,7 +438,8 @@ TEST_F(Attack, RevokedKey) {
   ++w.repo.timestamp.version;
   w.repo.write("metadata/timestamp.json", Repo::sign_with(canonical(w.repo.timestamp), revoked));
   remember();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "is not signed by a threshold of the timestamp keys of root version 2");
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "is not signed by a threshold of the timestamp keys of root version 2");
 }
 
 // --- root chain --------------------------------------------------------------------------------
@@ -450,7 +451,8 @@ TEST_F(Attack, RootChainWithAGap) {
   w.repo.release();
   remember();
   // The chain ends at 1; root v1 does not trust the timestamp key v3 introduced.
-  expect_refused(w.update(), ErrorCode::kCorrupt, "is not signed by a threshold of the timestamp keys of root version 1");
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "is not signed by a threshold of the timestamp keys of root version 1");
   EXPECT_EQ(w.client->trusted().root.meta.version, 1);
 }
 
@@ -499,35 +501,42 @@ class RolloutAttack : public Attack {
 TEST_F(RolloutAttack, RolloutPointsAtAnUnreleasedArtifact) {
   mid().target = "artifacts/" + std::string(64, 'a') + ".edge";
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
   EXPECT_NE(last_message_.find("for tier mid is not a released target"), std::string::npos) << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutPointsBelowTheFloor) {
   mid().target = w.v1;  // released, for this tier, but below floor "2"
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
   EXPECT_NE(last_message_.find("tier mid is version 1, below the floor 2"), std::string::npos) << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutPointsAtAnotherTiersVariant) {
   mid().target = w.low3;  // released, version 3, but for tier "low"
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
-  EXPECT_NE(last_message_.find("is variant w4a8 for tiers [low], not for tier mid"), std::string::npos) << last_message_;
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  EXPECT_NE(last_message_.find("is variant w4a8 for tiers [low], not for tier mid"), std::string::npos)
+      << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutLowersTheFloor) {
   w.repo.rollout.models[kModel].floor = "1";  // valid on its own; lower than the trusted floor
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
-  EXPECT_NE(last_message_.find("the floor of fashion-cnn would go down from 2 to 1"), std::string::npos) << last_message_;
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  EXPECT_NE(last_message_.find("the floor of fashion-cnn would go down from 2 to 1"), std::string::npos)
+      << last_message_;
 }
 
 TEST_F(RolloutAttack, RolloutPinsBelowTheFloor) {
   w.repo.rollout.models[kModel].pins["*"] = "1";
   publish_hostile_rollout();
-  expect_refused(w.update(), ErrorCode::kCorrupt, "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
+  expect_refused(w.update(), ErrorCode::kCorrupt,
+                 "metadata/2.rollout.json: rollout version 2 with targets version 1 is refused");
   EXPECT_NE(last_message_.find("to version 1 is below the floor 2"), std::string::npos) << last_message_;
 }
 

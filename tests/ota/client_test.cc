@@ -23,10 +23,10 @@ using fixture::ScratchDir;
 using fixture::text;
 using fixture::World;
 
-#define ASSERT_OK(expr)                                                          \
-  do {                                                                           \
-    auto&& el_r_ = (expr);                                                       \
-    ASSERT_TRUE(el_r_.has_value()) << #expr << ": " << el_r_.error().message;   \
+#define ASSERT_OK(expr)                                                       \
+  do {                                                                        \
+    auto&& el_r_ = (expr);                                                    \
+    ASSERT_TRUE(el_r_.has_value()) << #expr << ": " << el_r_.error().message; \
   } while (0)
 
 // A transport that answers some paths itself (an I/O failure mid-chain) and passes the rest on.

@@ -187,9 +187,7 @@ class Repo {
     return publish_root(extra);
   }
 
-  MetaFile meta_of(ByteSpan file, int64_t version) const {
-    return MetaFile{version, file.size(), sha256_hex(file)};
-  }
+  MetaFile meta_of(ByteSpan file, int64_t version) const { return MetaFile{version, file.size(), sha256_hex(file)}; }
 
   // Signs and writes the current targets, rollout, snapshot (naming those two files) and
   // timestamp (naming that snapshot), in that order.
@@ -237,8 +235,8 @@ class Repo {
   }
 
   // An artifact with `content` in artifacts/<sha256>.edge, listed in targets. Returns its path.
-  std::string add_artifact(const std::string& content, const std::string& model_version,
-                           const std::string& variant, std::vector<std::string> tiers) {
+  std::string add_artifact(const std::string& content, const std::string& model_version, const std::string& variant,
+                           std::vector<std::string> tiers) {
     const std::string hash = sha256_hex(as_bytes(content));
     const std::string path = "artifacts/" + hash + ".edge";
     write(path, content);

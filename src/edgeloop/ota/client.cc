@@ -36,8 +36,8 @@ std::string sha256_hex(ByteSpan bytes) { return to_hex(sha256(bytes)); }
 // kNotFound, kOutOfRange) so a caller can tell "offline" from "hostile".
 Error fetch_error(const Error& error, const Transport& transport, std::string_view file, std::string_view role) {
   if (error.code == ErrorCode::kOutOfRange)
-    return {error.code, fmt::format("{} ({} from {}): the repository serves more bytes than allowed, refused: {}",
-                                    file, role, transport.describe(), error.message)};
+    return {error.code, fmt::format("{} ({} from {}): the repository serves more bytes than allowed, refused: {}", file,
+                                    role, transport.describe(), error.message)};
   return {error.code, fmt::format("{} ({} from {}): {}", file, role, transport.describe(), error.message)};
 }
 
@@ -50,7 +50,9 @@ template <class Meta, class Parse>
 Result<Signed<Meta>> parse_verified(ByteSpan bytes, Parse parse, const RootMeta& root, Role role,
                                     std::string_view file) {
   auto parsed = parse(bytes);
-  if (!parsed) return std::unexpected(Error{parsed.error().code, fmt::format("{}: not a valid {} file: {}", file, role_name(role), parsed.error().message)});
+  if (!parsed)
+    return std::unexpected(Error{parsed.error().code, fmt::format("{}: not a valid {} file: {}", file, role_name(role),
+                                                                  parsed.error().message)});
   auto verified = verify_threshold(root, role, parsed->canonical, parsed->signatures);
   if (!verified)
     return corrupt(file, fmt::format("{} version {} is not signed by a threshold of the {} keys of root version {}: {}",
@@ -93,11 +95,13 @@ Status remove_durable(const fs::path& path) {
     return make_error(ErrorCode::kIo, "cannot remove {}: {}", path.string(), std::strerror(errno));
   }
   int fd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return make_error(ErrorCode::kIo, "cannot open {}: {}", path.parent_path().string(), std::strerror(errno));
+  if (fd < 0)
+    return make_error(ErrorCode::kIo, "cannot open {}: {}", path.parent_path().string(), std::strerror(errno));
   int rc = ::fsync(fd);
   int saved = errno;
   ::close(fd);
-  if (rc != 0) return make_error(ErrorCode::kIo, "cannot fsync {}: {}", path.parent_path().string(), std::strerror(saved));
+  if (rc != 0)
+    return make_error(ErrorCode::kIo, "cannot fsync {}: {}", path.parent_path().string(), std::strerror(saved));
   return ok();
 }
 
@@ -108,8 +112,7 @@ Result<std::optional<Signed<Meta>>> load_trusted(const fs::path& path, Parse par
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::optional<Signed<Meta>>{};
   auto bytes = read_file(path, cap_of(role));
-  if (!bytes)
-    return std::unexpected(bytes.error().context(fmt::format("trusted {} metadata", role_name(role))));
+  if (!bytes) return std::unexpected(bytes.error().context(fmt::format("trusted {} metadata", role_name(role))));
   auto parsed = parse_verified<Meta>(*bytes, parse, root, role, path.string());
   if (!parsed)
     return std::unexpected(Error{ErrorCode::kCorrupt,
@@ -132,8 +135,8 @@ Status Client::provision(const fs::path& data_dir, ByteSpan root_file) {
                       "update (use a new data directory to start over)",
                       path.string());
   if (root_file.size() > kMaxRootBytes)
-    return make_error(ErrorCode::kOutOfRange, "provisioning root: {} bytes, more than the limit of {}", root_file.size(),
-                      kMaxRootBytes);
+    return make_error(ErrorCode::kOutOfRange, "provisioning root: {} bytes, more than the limit of {}",
+                      root_file.size(), kMaxRootBytes);
   auto root = parse_root(root_file);
   if (!root) return std::unexpected(root.error().context("provisioning root: not a valid root file"));
   auto verified = verify_threshold(root->meta, Role::kRoot, root->canonical, root->signatures);
@@ -171,16 +174,16 @@ Result<Client> Client::open(const fs::path& data_dir, const Clock& clock) {
 
   TrustedMetadata trusted{std::move(*root), {}, {}, {}, {}};
   const RootMeta& r = trusted.root.meta;
-  EL_TRY(trusted.timestamp, load_trusted<TimestampMeta>(dir / "timestamp.json", parse_timestamp, r, Role::kTimestamp, files));
-  EL_TRY(trusted.snapshot, load_trusted<SnapshotMeta>(dir / "snapshot.json", parse_snapshot, r, Role::kSnapshot, files));
+  EL_TRY(trusted.timestamp,
+         load_trusted<TimestampMeta>(dir / "timestamp.json", parse_timestamp, r, Role::kTimestamp, files));
+  EL_TRY(trusted.snapshot,
+         load_trusted<SnapshotMeta>(dir / "snapshot.json", parse_snapshot, r, Role::kSnapshot, files));
   EL_TRY(trusted.targets, load_trusted<TargetsMeta>(dir / "targets.json", parse_targets, r, Role::kTargets, files));
   EL_TRY(trusted.rollout, load_trusted<RolloutMeta>(dir / "rollout.json", parse_rollout, r, Role::kRollout, files));
   return Client(data_dir, clock, std::move(trusted), std::move(files));
 }
 
-fs::path Client::path_of(Role role) const {
-  return metadata_dir(data_dir_) / fmt::format("{}.json", role_name(role));
-}
+fs::path Client::path_of(Role role) const { return metadata_dir(data_dir_) / fmt::format("{}.json", role_name(role)); }
 
 Status Client::discard(Role role) {
   EL_CHECK(remove_durable(path_of(role)));
@@ -208,7 +211,8 @@ Status Client::update_root(Transport& transport, UpdateReport& report) {
     }
     auto root = parse_root(*bytes);
     if (!root)
-      return std::unexpected(Error{root.error().code, fmt::format("{}: not a valid root file: {}", file, root.error().message)});
+      return std::unexpected(
+          Error{root.error().code, fmt::format("{}: not a valid root file: {}", file, root.error().message)});
     auto by_old = verify_threshold(current, Role::kRoot, root->canonical, root->signatures);
     if (!by_old)
       return corrupt(file, fmt::format("root version {} is not signed by a threshold of the root keys of the trusted "
@@ -284,8 +288,9 @@ Result<UpdateReport> Client::update(Transport& transport) {
                                         ts.version, ts.snapshot.version, trusted_.snapshot->meta.version));
   EL_CHECK(check_expiry(ts_file, Role::kTimestamp, ts, now));
   if (ts.snapshot.length > kMaxSnapshotBytes)
-    return corrupt(ts_file, fmt::format("timestamp version {} declares a snapshot of {} bytes, more than the limit of {}",
-                                        ts.version, ts.snapshot.length, kMaxSnapshotBytes));
+    return corrupt(ts_file,
+                   fmt::format("timestamp version {} declares a snapshot of {} bytes, more than the limit of {}",
+                               ts.version, ts.snapshot.length, kMaxSnapshotBytes));
   report.timestamp_changed = !ts_same;
 
   // Snapshot: the trusted one if the timestamp still names it, else metadata/<V>.snapshot.json.
@@ -331,10 +336,10 @@ Result<UpdateReport> Client::update(Transport& transport) {
     const std::string file = fmt::format("metadata/{}.{}.json", meta.version, role_name(role));
     if (trusted) {
       if (meta.version < trusted->meta.version)
-        return corrupt(file, fmt::format("{} names {} version {}, older than the trusted version {} (a rollback attack)",
-                                         snap_desc, role_name(role), meta.version, trusted->meta.version));
-      if (meta.version == trusted->meta.version)
-        return check_meta_file(file, role, files_.at(role), meta, snap_desc);
+        return corrupt(file,
+                       fmt::format("{} names {} version {}, older than the trusted version {} (a rollback attack)",
+                                   snap_desc, role_name(role), meta.version, trusted->meta.version));
+      if (meta.version == trusted->meta.version) return check_meta_file(file, role, files_.at(role), meta, snap_desc);
     }
     if (meta.length > cap)
       return corrupt(file, fmt::format("{} declares {} of {} bytes, more than the limit of {}", snap_desc,
@@ -418,7 +423,8 @@ Result<std::vector<std::byte>> Client::fetch_target(Transport& transport, std::s
                       targets.version, info.length);
   std::string hash = sha256_hex(*bytes);
   if (hash != info.sha256)
-    return make_error(ErrorCode::kCorrupt, "{}: SHA-256 {} but targets version {} says {}: the artifact was tampered "
+    return make_error(ErrorCode::kCorrupt,
+                      "{}: SHA-256 {} but targets version {} says {}: the artifact was tampered "
                       "with, refused",
                       path, hash, targets.version, info.sha256);
   return std::move(*bytes);
