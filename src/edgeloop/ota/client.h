@@ -3,9 +3,17 @@
 // root chain N -> N+1 -> ..., then timestamp, snapshot, targets, rollout. Nothing is trusted
 // until verified; a failed update leaves the trusted state as it was (except root versions
 // already verified, which TUF keeps).
+//
+// Error codes of update() and fetch_target(): what the transport says for files it could not
+// fetch (kIo, kNotFound for a missing timestamp.json or target, kOutOfRange for a file over its
+// cap); kCorrupt for anything that failed verification (parse, signatures, version, hash,
+// length, rollback, rollout rules); kFailedPrecondition for metadata that verified but has
+// expired (a freeze attack, a repository nobody refreshes, or a wrong device clock).
+// Every message names the file, the role and the version.
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,7 +37,12 @@ struct UpdateReport {
   int64_t root_from = 0, root_to = 0;  // root versions before and after
   bool timestamp_changed = false;      // false: the repository had nothing new
   int64_t snapshot_version = 0, targets_version = 0, rollout_version = 0;
+  // Trusted files dropped because a new root changed their role's keys (fast-forward recovery).
+  std::vector<Role> discarded;
 };
+
+// At most this many root versions are followed in one update (docs/repository.md, "Limits").
+inline constexpr int kMaxRootRotations = 1024;
 
 class Client {
  public:
@@ -37,12 +50,15 @@ class Client {
   // threshold of its own root keys. Refuses a data dir that already has a trusted root.
   static Status provision(const std::filesystem::path& data_dir, ByteSpan root_file);
 
-  // Loads the trusted state from `data_dir` (written by provision/update; re-verified on load).
-  // The clock is used for expiry checks.
+  // Loads the trusted state from `data_dir` (written by provision/update; re-verified on load:
+  // root against its own keys, the others against root). A trusted file that fails is kCorrupt
+  // naming it. The clock is used for expiry checks and must outlive the client.
   static Result<Client> open(const std::filesystem::path& data_dir, const Clock& clock);
 
-  // The TUF workflow against `transport`. On success the new state is persisted atomically
-  // (each file written durably, all only after everything verified).
+  // The TUF workflow against `transport`. On success the new state is persisted (each file
+  // written durably, all only after everything verified). New root versions are persisted as
+  // each one verifies; a failure leaves timestamp, snapshot, targets and rollout as they were,
+  // except those a verified new root made obsolete by changing their role's keys.
   Result<UpdateReport> update(Transport& transport);
 
   // Downloads `path` (a target in the trusted targets): at most its declared length, then
@@ -53,11 +69,17 @@ class Client {
   const std::filesystem::path& data_dir() const { return data_dir_; }
 
  private:
-  Client(std::filesystem::path data_dir, const Clock& clock, TrustedMetadata trusted)
-      : data_dir_(std::move(data_dir)), clock_(&clock), trusted_(std::move(trusted)) {}
+  Client(std::filesystem::path data_dir, const Clock& clock, TrustedMetadata trusted,
+         std::map<Role, std::vector<std::byte>> files)
+      : data_dir_(std::move(data_dir)), clock_(&clock), trusted_(std::move(trusted)), files_(std::move(files)) {}
+  Status update_root(Transport& transport, UpdateReport& report);
+  Status discard(Role role);
+  std::filesystem::path path_of(Role role) const;
+
   std::filesystem::path data_dir_;
   const Clock* clock_;
   TrustedMetadata trusted_;
+  std::map<Role, std::vector<std::byte>> files_;  // the exact bytes of each trusted file
 };
 
 }  // namespace edgeloop::ota
