@@ -46,5 +46,6 @@ void add_conformance_commands(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_keys_commands(CLI::App& app);
 void add_repo_commands(CLI::App& app);
+void add_device_commands(CLI::App& app);
 
 }  // namespace edgeloop::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
                                         ", .edge format " + std::to_string(edgeloop::model::kArtifactFormatVersion) + ")");
   add_model_commands(app);
   add_repo_commands(app);
+  add_device_commands(app);
   add_conformance_commands(app);
   add_bench_command(app);
   add_keys_commands(app);

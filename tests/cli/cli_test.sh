@@ -255,6 +255,29 @@ EDGELOOP_TEST_PASSPHRASE='correct horse' "$edgeloop" repo add "$work/repo_enc" "
   --passphrase-env EDGELOOP_TEST_PASSPHRASE > /dev/null 2>&1
 check "adding with the passphrase succeeds" test $? -eq 0
 
+# the device side: provision, update and resolve, straight from the repository folder
+dev="$work/device"
+"$edgeloop" device check --repo "$repo/public" --data-dir "$dev" --device-id d1 --tier mid > "$work/dev_noroot.txt" 2>&1
+check "device check without a trusted root exits 1" test $? -eq 1
+check "the refusal says how to provision" grep -q -- "--root ROOT.json" "$work/dev_noroot.txt"
+"$edgeloop" repo rollout "$repo" --model fashion --tier mid --target 7 --percent 100 > /dev/null 2>&1
+"$edgeloop" device check --repo "file://$repo/public" --data-dir "$dev" --device-id d1 --tier mid \
+  --root "$repo/public/metadata/1.root.json" --download "$work/dev.edge" --json > "$work/dev.json" 2>&1
+check "device check resolves tier mid to its variant" grep -q '"variant": "int8"' "$work/dev.json"
+check "device check says why" grep -q '"reason": "in cohort: bucket [0-9]* < 10000 (100%)' "$work/dev.json"
+check "the download is the released artifact" cmp -s "$work/dev.edge" "$work/variants/int8.edge"
+"$edgeloop" device check --repo "$repo/public" --data-dir "$dev" --device-id d1 --tier low > "$work/dev_low.txt" 2>&1
+check "a tier with nothing rolled out is an error saying so" grep -q "nothing is rolled out for fashion on tier low" "$work/dev_low.txt"
+"$edgeloop" repo publish "$repo" > /dev/null 2>&1
+dev_tree() { find "$dev" -type f -exec sha256sum {} + | sort; }
+dev_tree > "$work/dev_before.txt"
+perl -pi -e 's/("sig": ")(.)/$1 . ($2 eq "a" ? "b" : "a")/e' "$repo/public/metadata/timestamp.json"  # a valid-looking, wrong signature
+"$edgeloop" device check --repo "$repo/public" --data-dir "$dev" --device-id d1 --tier mid > "$work/dev_evil.txt" 2>&1
+check "a timestamp with a bad signature is refused" grep -q "threshold not met" "$work/dev_evil.txt"
+check "the refused update changes no trusted state" cmp -s "$work/dev_before.txt" <(dev_tree)
+"$edgeloop" device check --help > "$work/dev_help.txt" 2>&1
+check "device check --help explains provisioning" grep -q -- "--root" "$work/dev_help.txt"
+
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0
 "$edgeloop" model > /dev/null 2>&1
