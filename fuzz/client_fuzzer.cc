@@ -4,6 +4,7 @@
 // re-made to match it (bit 3), so mutations reach the semantic checks behind the signatures:
 // versions, expiry, lengths, hashes, thresholds, check_rollout. The client must refuse or
 // accept without crashing, and a refused update must leave its trusted files unchanged.
+#include <signal.h>
 #include <unistd.h>
 
 #include <array>
@@ -138,11 +139,16 @@ Files repository(std::optional<Role> override_role, const std::string& override_
 
 const fs::path& data_dir() {
   static const fs::path dir = [] {
-    fs::path d = fs::path("/dev/shm") / ("edgeloop_client_fuzz_" + std::to_string(::getpid()));
+    // libFuzzer leaves through _Exit, so clean up after earlier runs whose process is gone.
+    const std::string prefix = "edgeloop_client_fuzz_";
+    for (auto& e : fs::directory_iterator("/dev/shm")) {
+      auto name = e.path().filename().string();
+      if (name.starts_with(prefix) && ::kill(std::atoi(name.c_str() + prefix.size()), 0) != 0) fs::remove_all(e.path());
+    }
+    fs::path d = fs::path("/dev/shm") / (prefix + std::to_string(::getpid()));
     fs::remove_all(d);
     auto root = repository(std::nullopt, {}).at("metadata/1.root.json");
     if (!Client::provision(d, root)) __builtin_trap();
-    std::atexit([] { fs::remove_all(data_dir()); });
     return d;
   }();
   return dir;
