@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job, end to end on this machine. For now: the model half of the loop —
-# import the Fashion-MNIST CNN, inspect it, smoke-test it, evaluate it on the 10,000 test images,
-# and build its variant matrix (FP16, INT8, INT4, mixed precision to FP32 − 0.5 pp) with tiers.
+# The main job, end to end on this machine. For now: the model half of the loop and its
+# distribution — import the Fashion-MNIST CNN, inspect it, smoke-test it, evaluate it on the
+# 10,000 test images, build its variant matrix (FP16, INT8, INT4, mixed precision to
+# FP32 − 0.5 pp) with tiers, benchmark it, publish the variants in a signed repository, and let
+# devices of each tier verify it and resolve their model, through a staged rollout and a pin.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +36,44 @@ for v in "$work/fashion_cnn.edge" "$work/variants/int8.edge" "$work/variants/w4a
   "$edgeloop" bench "$v" --runs 200
 done
 
+step "7. Publish the variants in a signed repository (docs/repository.md): one release per tier"
+repo="$work/repo"
+rm -rf "$repo" "$work/devices"
+"$edgeloop" repo init "$repo"
+"$edgeloop" repo add "$repo" "$work"/variants/{fp32,int8,w4a8}.edge --variants "$work/variants/variants.json"
+for tier in flagship mid low; do
+  "$edgeloop" repo rollout "$repo" --model fashion-cnn --tier "$tier" --target 1 --percent 100
+done
+
+device() {  # device ID TIER: verify the repository as that device and print what it runs
+  "$edgeloop" device check --repo "$repo/public" --data-dir "$work/devices/$1" --device-id "$1" --tier "$2" "${@:3}"
+}
+step "8. A device of each tier verifies the metadata (root, timestamp, snapshot, targets, rollout) and resolves its model"
+for tier in flagship mid low; do
+  device "cam-$tier-1" "$tier" --root "$repo/public/metadata/1.root.json" --download "$work/devices/cam-$tier-1.edge"
+  "$edgeloop" model verify "$work/devices/cam-$tier-1.edge"
+done
+
+step "9. Version 2 (INT8) to 10% of tier mid: the cohort is a keyed hash of device id and rollout id"
+"$edgeloop" model import "$root/examples/fashion_mnist/fashion_cnn.onnx" -o "$work/fashion_cnn_v2.edge" \
+  --name fashion-cnn --version 2 > /dev/null
+"$edgeloop" model quantize "$work/fashion_cnn_v2.edge" --scheme int8 --calib fashion-mnist:train:1000 \
+  -o "$work/fashion_cnn_v2_int8.edge" > /dev/null
+"$edgeloop" repo add "$repo" "$work/fashion_cnn_v2_int8.edge" --tiers mid
+"$edgeloop" repo rollout "$repo" --model fashion-cnn --tier mid --target 2 --percent 10
+runs_v2=0
+for i in $(seq 1 100); do
+  first=(); [ -d "$work/devices/mid-$i" ] || first=(--root "$repo/public/metadata/1.root.json")
+  v=$(device "mid-$i" mid "${first[@]}" --json | sed -n 's/.*"model_version": "\([0-9.]*\)".*/\1/p')
+  [ "$v" = 2 ] && runs_v2=$((runs_v2 + 1))
+done
+echo "$runs_v2 of 100 mid devices run version 2 (expected about 10); the others stay on version 1"
+
+step "10. Kill switch: pin the whole fleet to version 1; every device goes back at its next check"
+"$edgeloop" repo pin "$repo" --model fashion-cnn --version 1
+device mid-1 mid
+"$edgeloop" repo status "$repo"
+
 step "Done"
-echo "The artifact is $work/fashion_cnn.edge, its variants and variants.json are in $work/variants/;"
-echo "run '$edgeloop --help' to explore."
+echo "The artifact is $work/fashion_cnn.edge, its variants and variants.json are in $work/variants/,"
+echo "the signed repository is in $repo/public; run '$edgeloop --help' to explore."

@@ -242,13 +242,14 @@ void run_eval(const EvalArgs& a) {
   }
   if (a.json) {
     print_json({{"model", a.path}, {"dataset", a.dataset}, {"split", a.split}, {"images", r.count}, {"correct", r.correct},
-                {"top1", r.accuracy()}, {"threads", a.threads}, {"latency_us", summary_json(r.latency_us)}});
+                {"top1", r.accuracy()}, {"threads", a.threads}, {"backends", p.backends_used()}, {"latency_us", summary_json(r.latency_us)}});
     return;
   }
   fmt::print("{} on {}:{} ({} images)\n  top-1 accuracy  {:.2f}% ({} correct)\n", a.path, a.dataset, a.split, r.count,
              100 * r.accuracy(), r.correct);
-  fmt::print("  latency (µs)    p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  max {:.1f}  (reference runtime, {} session thread{})\n",
-             r.latency_us.p50, r.latency_us.p90, r.latency_us.p99, r.latency_us.max, a.threads, a.threads == 1 ? "" : "s");
+  fmt::print("  latency (µs)    p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  max {:.1f}  (backends {}, {} session thread{})\n",
+             r.latency_us.p50, r.latency_us.p90, r.latency_us.p99, r.latency_us.max, fmt::join(p.backends_used(), "+"), a.threads,
+             a.threads == 1 ? "" : "s");
 }
 
 // ------------------------------------------------------------------------- verify
