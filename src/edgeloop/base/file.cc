@@ -10,22 +10,20 @@
 #include <cstring>
 
 namespace edgeloop {
-namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
   }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
+  return *this;
+}
 
- private:
-  int fd_;
-};
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
 
 std::unexpected<Error> io_error(std::string_view what, const std::filesystem::path& path) {
   return make_error(ErrorCode::kIo, "{} {}: {}", what, path.string(), std::strerror(errno));
@@ -42,7 +40,7 @@ struct Mapping {
 }  // namespace
 
 Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return io_error("cannot open", path);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path);
@@ -64,7 +62,7 @@ Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size
 }
 
 Result<SharedBytes> map_file(const std::filesystem::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return io_error("cannot open", path);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path);
@@ -86,7 +84,7 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode
   if (dir.empty()) dir = ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
   // mkstemp creates the file 0600; it gets its final mode before it holds any data.
-  Fd fd(::mkstemp(tmpl.data()));
+  UniqueFd fd(::mkstemp(tmpl.data()));
   if (fd.get() < 0) return io_error("cannot create a temporary file in", dir);
   std::filesystem::path tmp = tmpl;
   auto fail = [&](std::string_view what) {
@@ -122,7 +120,7 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode
       return fail("cannot rename");
     }
   }
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
   return ok();
 }

@@ -12,6 +12,26 @@
 
 namespace edgeloop {
 
+// Owns a file descriptor: closes it when destroyed. Move-only.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
 // Reads a whole file; refuses files larger than `max_bytes`.
 Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size_t max_bytes = size_t{1} << 32);
 

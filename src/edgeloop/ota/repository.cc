@@ -200,6 +200,19 @@ Status check_meta_file(const MetaFile& expected, ByteSpan bytes, const fs::path&
   return ok();
 }
 
+// A versioned role file as its parent lists it: that version's file, its length and hash, its
+// own version, its signatures.
+template <class Meta>
+Result<Loaded<Meta>> read_listed(State& s, const fs::path& meta_dir, const MetaFile& listed, Role role, Parser<Meta> parse) {
+  const fs::path path = meta_dir / versioned_name(listed.version, role);
+  EL_TRY(Loaded<Meta> loaded, read_role<Meta>(path, role, parse));
+  EL_CHECK(check_meta_file(listed, loaded.bytes, path));
+  if (loaded.meta.meta.version != listed.version)
+    return make_error(ErrorCode::kCorrupt, "{} has version {}", path.string(), loaded.meta.meta.version);
+  EL_CHECK(verify_current(s, role, loaded.meta.canonical, loaded.meta.signatures, path));
+  return loaded;
+}
+
 Result<State> load_state(const fs::path& dir) {
   const fs::path meta = metadata_dir(dir);
   std::error_code ec;
@@ -243,29 +256,9 @@ Result<State> load_state(const fs::path& dir) {
   EL_TRY(s.timestamp, read_role<TimestampMeta>(ts_path, Role::kTimestamp, &parse_timestamp));
   EL_CHECK(verify_current(s, Role::kTimestamp, s.timestamp.meta.canonical, s.timestamp.meta.signatures, ts_path));
 
-  const MetaFile& snap_file = s.timestamp.meta.meta.snapshot;
-  const fs::path snap_path = meta / versioned_name(snap_file.version, Role::kSnapshot);
-  EL_TRY(s.snapshot, read_role<SnapshotMeta>(snap_path, Role::kSnapshot, &parse_snapshot));
-  EL_CHECK(check_meta_file(snap_file, s.snapshot.bytes, snap_path));
-  if (s.snapshot.meta.meta.version != snap_file.version)
-    return make_error(ErrorCode::kCorrupt, "{} has version {}", snap_path.string(), s.snapshot.meta.meta.version);
-  EL_CHECK(verify_current(s, Role::kSnapshot, s.snapshot.meta.canonical, s.snapshot.meta.signatures, snap_path));
-
-  const MetaFile& targets_file = s.snapshot.meta.meta.targets;
-  const fs::path targets_path = meta / versioned_name(targets_file.version, Role::kTargets);
-  EL_TRY(s.targets, read_role<TargetsMeta>(targets_path, Role::kTargets, &parse_targets));
-  EL_CHECK(check_meta_file(targets_file, s.targets.bytes, targets_path));
-  if (s.targets.meta.meta.version != targets_file.version)
-    return make_error(ErrorCode::kCorrupt, "{} has version {}", targets_path.string(), s.targets.meta.meta.version);
-  EL_CHECK(verify_current(s, Role::kTargets, s.targets.meta.canonical, s.targets.meta.signatures, targets_path));
-
-  const MetaFile& rollout_file = s.snapshot.meta.meta.rollout;
-  const fs::path rollout_path = meta / versioned_name(rollout_file.version, Role::kRollout);
-  EL_TRY(s.rollout, read_role<RolloutMeta>(rollout_path, Role::kRollout, &parse_rollout));
-  EL_CHECK(check_meta_file(rollout_file, s.rollout.bytes, rollout_path));
-  if (s.rollout.meta.meta.version != rollout_file.version)
-    return make_error(ErrorCode::kCorrupt, "{} has version {}", rollout_path.string(), s.rollout.meta.meta.version);
-  EL_CHECK(verify_current(s, Role::kRollout, s.rollout.meta.canonical, s.rollout.meta.signatures, rollout_path));
+  EL_TRY(s.snapshot, read_listed<SnapshotMeta>(s, meta, s.timestamp.meta.meta.snapshot, Role::kSnapshot, &parse_snapshot));
+  EL_TRY(s.targets, read_listed<TargetsMeta>(s, meta, s.snapshot.meta.meta.targets, Role::kTargets, &parse_targets));
+  EL_TRY(s.rollout, read_listed<RolloutMeta>(s, meta, s.snapshot.meta.meta.rollout, Role::kRollout, &parse_rollout));
   return s;
 }
 

@@ -1,5 +1,7 @@
 #include "edgeloop/ota/transport.h"
 
+#include "edgeloop/base/file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,20 +16,6 @@
 namespace edgeloop::ota {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 class DirectoryTransport final : public Transport {
  public:
   explicit DirectoryTransport(std::string root) : root_(std::move(root)) {}
@@ -37,7 +25,7 @@ class DirectoryTransport final : public Transport {
     const std::string full = join(path);
     // O_NONBLOCK: opening a FIFO planted in the repository must not wait for a writer. It does
     // not change reads from regular files, the only kind read below.
-    Fd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    UniqueFd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (fd.get() < 0) {
       const int err = errno;
       if (err == ENOENT || err == ENOTDIR) {
