@@ -74,7 +74,7 @@ class InvertedResidual(nn.Module):
 BLOCKS = [
     (1, 16, 1, 1, nn.ReLU6),  # 28x28
     (4, 24, 2, 2, nn.ReLU6),  # 14x14
-    (4, 48, 3, 2, nn.Hardswish),  # 7x7
+    (6, 96, 3, 2, nn.Hardswish),  # 7x7
 ]
 
 
@@ -83,7 +83,7 @@ class FashionMobileNet(nn.Module):
     (28 -> 14 -> 7), a 1x1 conv to `head` channels + BN + HardSwish, global average pool,
     Linear(head -> 10)."""
 
-    def __init__(self, stem=16, blocks=BLOCKS, head=256):
+    def __init__(self, stem=16, blocks=BLOCKS, head=1024):
         super().__init__()
         layers, cin = conv_bn(1, stem, 3), stem
         for expand, cout, repeats, stride, act in blocks:
