@@ -12,6 +12,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kOutOfRange: return "out of range";
     case ErrorCode::kFailedPrecondition: return "failed precondition";
     case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kDeferred: return "deferred";
   }
   return "unknown";
 }

@@ -19,6 +19,7 @@ enum class ErrorCode {
   kOutOfRange,          // an index, size or value outside its allowed range
   kFailedPrecondition,  // the system is not in a state where the call makes sense
   kInternal,            // a bug in edgeloop
+  kDeferred,            // not now, by policy (a metered network, a low battery): try again later, nothing lost
 };
 
 std::string_view to_string(ErrorCode code);
