@@ -15,6 +15,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -76,6 +77,14 @@ class TestServer {
   std::vector<std::string> requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
+  }
+  // The Range header of every request for `path`, in order ("" when there was none).
+  std::vector<std::string> ranges(const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [p, range] : ranges_)
+      if (p == path) out.push_back(range);
+    return out;
   }
   size_t request_count(const std::string& path) const {
     std::lock_guard lock(mutex_);
@@ -146,6 +155,37 @@ class TestServer {
                                });
     };
   }
+  // `content`, honouring "Range: bytes=N-" (206 from N; 416 at or past the end) unless
+  // `honor_range` is false (200 and the whole body, as a server without Range support), in
+  // blocks of 16 KiB; after `limit` bytes of a response body it hangs up (a dropped connection).
+  static Handler ranged(std::string content, size_t limit = static_cast<size_t>(-1), bool honor_range = true) {
+    auto body = std::make_shared<const std::string>(std::move(content));
+    return [body, limit, honor_range](const httplib::Request& req, httplib::Response& res) {
+      // Answered here, not by httplib's own range handling (the request object is the server's).
+      const_cast<httplib::Request&>(req).ranges.clear();
+      const std::string range = req.get_header_value("Range");
+      size_t start = 0;
+      if (honor_range && range.rfind("bytes=", 0) == 0 && range.size() > 7 && range.back() == '-') {
+        start = static_cast<size_t>(std::stoull(range.substr(6, range.size() - 7)));
+        if (start >= body->size()) {
+          res.status = 416;
+          res.set_header("Content-Range", "bytes */" + std::to_string(body->size()));
+          return;
+        }
+        res.status = 206;
+        res.set_header("Content-Range", "bytes " + std::to_string(start) + "-" + std::to_string(body->size() - 1) +
+                                            "/" + std::to_string(body->size()));
+      } else {
+        res.status = 200;
+      }
+      res.set_content_provider(body->size() - start, "application/octet-stream",
+                               [body, start, limit](size_t offset, size_t length, httplib::DataSink& sink) {
+                                 if (offset >= limit) return false;  // hang up mid-body
+                                 const size_t n = std::min({length, limit - offset, size_t{16 * 1024}});
+                                 return sink.write(body->data() + start + offset, n);
+                               });
+    };
+  }
   // Status 200 with `count` junk headers of `size` bytes each, and an empty body.
   static Handler many_headers(size_t count, size_t size = 100) {
     return [count, size](const httplib::Request&, httplib::Response& res) {
@@ -160,6 +200,7 @@ class TestServer {
     {
       std::lock_guard lock(mutex_);
       requests_.push_back(req.path);
+      ranges_.emplace_back(req.path, req.get_header_value("Range"));
       if (auto it = overrides_.find(req.path); it != overrides_.end())
         handler = it->second;
       else if (fallback_)
@@ -181,7 +222,9 @@ class TestServer {
     std::ifstream in(file, std::ios::binary);
     if (!in) return;
     std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    res.status = 200;
+    // No status of our own: httplib then answers a "Range: bytes=N-" with 206 and the rest of
+    // the file, or 416 past its end (with an explicit 200 it would send a sliced body as 200).
+    res.status = -1;
     res.set_content(body, "application/octet-stream");
   }
 
@@ -194,6 +237,7 @@ class TestServer {
   std::map<std::string, Handler> overrides_;
   Handler fallback_;
   std::vector<std::string> requests_;
+  std::vector<std::pair<std::string, std::string>> ranges_;
 };
 
 }  // namespace edgeloop::testing

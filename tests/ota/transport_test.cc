@@ -126,6 +126,79 @@ TEST_P(TransportTest, PathTraversalAndMalformedPathsAreRefused) {
   fs::remove(dir_.path().parent_path() / "outside.json", ec);
 }
 
+// --- Ranged fetches (fetch_to) ---------------------------------------------------------------
+
+Result<std::string> fetch_range(Transport& t, std::string_view path, uint64_t offset, uint64_t max_bytes) {
+  std::string got;
+  EL_CHECK(t.fetch_to(path, offset, max_bytes, [&](ByteSpan chunk) {
+    got += as_chars(chunk);
+    return ok();
+  }));
+  return got;
+}
+
+TEST_P(TransportTest, FetchToDeliversFromTheOffset) {
+  dir_.write("targets/digits", "0123456789");
+  auto tail = fetch_range(*transport_, "targets/digits", 3, 7);
+  ASSERT_TRUE(tail.has_value()) << tail.error().message;
+  EXPECT_EQ(*tail, "3456789");
+  auto whole = fetch_range(*transport_, "targets/digits", 0, 10);
+  ASSERT_TRUE(whole.has_value()) << whole.error().message;
+  EXPECT_EQ(*whole, "0123456789");
+  if (server_) {
+    const auto ranges = server_->ranges("/targets/digits");
+    ASSERT_EQ(ranges.size(), 2u);
+    EXPECT_EQ(ranges[0], "bytes=3-");
+    EXPECT_EQ(ranges[1], "");  // offset 0: a plain GET, exactly as fetch() sends
+  }
+}
+
+TEST_P(TransportTest, FetchToAtTheEndIsEmptyAndPastItOutOfRange) {
+  dir_.write("targets/digits", "0123456789");
+  auto at_end = fetch_range(*transport_, "targets/digits", 10, 100);
+  ASSERT_TRUE(at_end.has_value()) << at_end.error().message;
+  EXPECT_EQ(*at_end, "");
+  auto past = fetch_range(*transport_, "targets/digits", 11, 100);
+  ASSERT_FALSE(past.has_value());
+  EXPECT_EQ(past.error().code, ErrorCode::kOutOfRange) << past.error().message;
+}
+
+TEST_P(TransportTest, FetchToCapsTheBytesAfterTheOffset) {
+  dir_.write("targets/digits", "0123456789");
+  std::string got;
+  auto status = transport_->fetch_to("targets/digits", 3, 6, [&](ByteSpan chunk) {
+    got += as_chars(chunk);
+    return ok();
+  });
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().code, ErrorCode::kOutOfRange) << status.error().message;
+  EXPECT_LE(got.size(), 6u);
+  auto exact = fetch_range(*transport_, "targets/digits", 3, 7);
+  ASSERT_TRUE(exact.has_value()) << exact.error().message;
+}
+
+TEST_P(TransportTest, FetchToStopsWithTheSinksErrorUnchanged) {
+  dir_.write("targets/big", std::string(1 << 20, 'z'));
+  int calls = 0;
+  auto status = transport_->fetch_to("targets/big", 0, 1 << 20, [&](ByteSpan) -> Status {
+    ++calls;
+    return make_error(ErrorCode::kDeferred, "deferred: on a metered network");
+  });
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().code, ErrorCode::kDeferred);
+  EXPECT_EQ(status.error().message, "deferred: on a metered network");
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_P(TransportTest, FetchToMissingFileAndBadPathAsFetch) {
+  auto missing = fetch_range(*transport_, "targets/none", 5, 10);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  auto bad = fetch_range(*transport_, "../x", 5, 10);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothTransports, TransportTest, ::testing::Values(Kind::kDirectory, Kind::kHttp),
                          [](const ::testing::TestParamInfo<Kind>& p) {
                            return p.param == Kind::kHttp ? "Http" : "Directory";
@@ -346,6 +419,57 @@ TEST(HttpTransport, BaseUrlWithQueryIsInvalid) {
   auto bytes = make_http_transport("http://127.0.0.1:9/repo?token=1")->fetch("x", 10);
   ASSERT_FALSE(bytes.has_value());
   EXPECT_EQ(bytes.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(HttpTransport, RangeIgnoredByTheServerIsSkipped) {
+  TestServer server;
+  server.on("/x", TestServer::ranged("0123456789", static_cast<size_t>(-1), /*honor_range=*/false));
+  auto got = fetch_range(*make_http_transport(server.url()), "x", 4, 6);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(*got, "456789");
+  auto past = fetch_range(*make_http_transport(server.url()), "x", 12, 6);
+  ASSERT_FALSE(past.has_value());
+  EXPECT_EQ(past.error().code, ErrorCode::kOutOfRange) << past.error().message;
+}
+
+TEST(HttpTransport, PartialAnswerLabelled200IsReadByItsContentRange) {
+  // cpp-httplib 0.11 slices the body for a Range but keeps a status the handler set (200).
+  TestServer server;
+  server.on("/x", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content("0123456789", "application/octet-stream");
+  });
+  auto got = fetch_range(*make_http_transport(server.url()), "x", 3, 7);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(*got, "3456789");
+}
+
+TEST(HttpTransport, ContentRangeFromTheWrongOffsetIsIo) {
+  TestServer server;
+  server.on("/x", [](const httplib::Request& req, httplib::Response& res) {
+    const_cast<httplib::Request&>(req).ranges.clear();
+    res.status = 206;
+    res.set_header("Content-Range", "bytes 0-9/10");
+    res.set_content("0123456789", "application/octet-stream");
+  });
+  auto got = fetch_range(*make_http_transport(server.url()), "x", 3, 7);
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, ErrorCode::kIo) << got.error().message;
+  EXPECT_NE(got.error().message.find("Content-Range"), std::string::npos) << got.error().message;
+}
+
+TEST(HttpTransport, DroppedConnectionMidBodyIsIoAfterDeliveringWhatArrived) {
+  TestServer server;
+  const std::string body(64 * 1024, 'd');
+  server.on("/x", TestServer::ranged(body, 20 * 1024));
+  std::string got;
+  auto status = make_http_transport(server.url(), short_timeouts())->fetch_to("x", 0, body.size(), [&](ByteSpan c) {
+    got += as_chars(c);
+    return ok();
+  });
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().code, ErrorCode::kIo) << status.error().message;
+  EXPECT_EQ(got.size(), 20u * 1024);
 }
 
 // --- make_transport ------------------------------------------------------------------------------

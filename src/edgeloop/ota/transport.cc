@@ -21,6 +21,10 @@ class DirectoryTransport final : public Transport {
   explicit DirectoryTransport(std::string root) : root_(std::move(root)) {}
 
   Result<std::vector<std::byte>> fetch(std::string_view path, size_t max_bytes) override {
+    return fetch_whole(path, max_bytes);
+  }
+
+  Status fetch_to(std::string_view path, uint64_t offset, uint64_t max_bytes, const Sink& sink) override {
     EL_CHECK(validate_repository_path(path));
     const std::string full = join(path);
     // O_NONBLOCK: opening a FIFO planted in the repository must not wait for a writer. It does
@@ -41,25 +45,34 @@ class DirectoryTransport final : public Transport {
     if (::fstat(fd.get(), &st) != 0)
       return make_error(ErrorCode::kIo, "cannot stat {}: {}", full, std::strerror(errno));
     if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "{} is not a regular file; refusing to read it", full);
-    if (static_cast<uint64_t>(st.st_size) > max_bytes) return too_big(path, max_bytes);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (offset > 0) {
+      if (offset > size)
+        return make_error(ErrorCode::kOutOfRange, "{} in {} is {} bytes; nothing at or after byte {}", path,
+                          describe(), size, offset);
+      if (::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0)
+        return make_error(ErrorCode::kIo, "cannot seek in {}: {}", full, std::strerror(errno));
+    }
+    if (size - std::min(size, offset) > max_bytes) return too_big(path, offset, max_bytes);
 
     // Read until EOF or one byte past the cap, whichever comes first: st_size is only a hint
     // (the file may grow while we read), so the loop itself enforces the cap.
-    const size_t limit = max_bytes == std::numeric_limits<size_t>::max() ? max_bytes : max_bytes + 1;
-    constexpr size_t kMinChunk = 64 * 1024;
-    std::vector<std::byte> data(std::min(limit, static_cast<size_t>(st.st_size) + 1));
-    size_t done = 0;
-    while (done < limit) {
-      if (done == data.size()) data.resize(std::min(limit, std::max(data.size() * 2, kMinChunk)));
-      const ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+    constexpr size_t kChunk = 64 * 1024;
+    std::vector<std::byte> buffer(static_cast<size_t>(std::min<uint64_t>(kChunk, size - std::min(size, offset) + 1)));
+    uint64_t delivered = 0;
+    while (true) {
+      const uint64_t room = max_bytes - delivered;
+      const size_t want = room >= buffer.size() ? buffer.size() : static_cast<size_t>(room) + 1;
+      const ssize_t n = ::read(fd.get(), buffer.data(), want);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return make_error(ErrorCode::kIo, "cannot read {}: {}", full, std::strerror(errno));
       if (n == 0) break;
-      done += static_cast<size_t>(n);
+      if (static_cast<uint64_t>(n) > room) return too_big(path, offset, max_bytes);
+      EL_CHECK(sink(ByteSpan(buffer.data(), static_cast<size_t>(n))));
+      delivered += static_cast<uint64_t>(n);
+      if (buffer.size() < kChunk) buffer.resize(kChunk);  // the size was only a hint
     }
-    if (done > max_bytes) return too_big(path, max_bytes);
-    data.resize(done);
-    return data;
+    return ok();
   }
 
   std::string describe() const override {
@@ -77,9 +90,12 @@ class DirectoryTransport final : public Transport {
     full += path;
     return full;
   }
-  std::unexpected<Error> too_big(std::string_view path, size_t max_bytes) const {
-    return make_error(ErrorCode::kOutOfRange, "{} in {} is larger than its cap of {} bytes", path, describe(),
-                      max_bytes);
+  std::unexpected<Error> too_big(std::string_view path, uint64_t offset, uint64_t max_bytes) const {
+    if (offset == 0)
+      return make_error(ErrorCode::kOutOfRange, "{} in {} is larger than its cap of {} bytes", path, describe(),
+                        max_bytes);
+    return make_error(ErrorCode::kOutOfRange, "{} in {} has more than its cap of {} bytes after byte {}", path,
+                      describe(), max_bytes, offset);
   }
 
   std::string root_;
@@ -102,6 +118,27 @@ bool has_scheme(std::string_view url) {
 }
 
 }  // namespace
+
+Status Transport::fetch_to(std::string_view path, uint64_t offset, uint64_t max_bytes, const Sink& sink) {
+  const uint64_t cap = offset > std::numeric_limits<uint64_t>::max() - max_bytes ? std::numeric_limits<uint64_t>::max()
+                                                                                 : offset + max_bytes;
+  EL_TRY(const std::vector<std::byte> bytes,
+         fetch(path, static_cast<size_t>(std::min<uint64_t>(cap, std::numeric_limits<size_t>::max()))));
+  if (offset > bytes.size())
+    return make_error(ErrorCode::kOutOfRange, "{} in {} is {} bytes; nothing at or after byte {}", path, describe(),
+                      bytes.size(), offset);
+  if (offset == bytes.size()) return ok();
+  return sink(ByteSpan(bytes).subspan(static_cast<size_t>(offset)));
+}
+
+Result<std::vector<std::byte>> Transport::fetch_whole(std::string_view path, size_t max_bytes) {
+  std::vector<std::byte> data;
+  EL_CHECK(fetch_to(path, 0, max_bytes, [&](ByteSpan chunk) {
+    data.insert(data.end(), chunk.begin(), chunk.end());
+    return ok();
+  }));
+  return data;
+}
 
 Status validate_repository_path(std::string_view path) {
   if (path.empty()) return make_error(ErrorCode::kInvalidArgument, "repository path is empty");

@@ -4,11 +4,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "edgeloop/base/bytes.h"
 #include "edgeloop/base/error.h"
 
 namespace edgeloop::ota {
@@ -22,8 +25,29 @@ class Transport {
   // reading more than max_bytes + 1 bytes; any other failure (I/O, timeout, HTTP status) is
   // ErrorCode::kIo. Paths that fail validate_repository_path are kInvalidArgument.
   virtual Result<std::vector<std::byte>> fetch(std::string_view path, size_t max_bytes) = 0;
+
+  // Receives a fetch_to's bytes in order; an error it returns stops the transfer and is what
+  // fetch_to returns, unchanged (a full disk, a download deferred by policy).
+  using Sink = std::function<Status(ByteSpan)>;
+  // The bytes of `path` from byte `offset` to its end, handed to `sink` in order and in chunks;
+  // the ranged, streaming fetch that resumable downloads are built on (docs/repository.md,
+  // "Transports"). At most `max_bytes` bytes reach the sink: a file with more than that after
+  // `offset` is kOutOfRange, and the chunk that would cross the cap is not delivered (earlier
+  // chunks may have been). An `offset` equal to the file's length delivers nothing; one past it
+  // is kOutOfRange. Over HTTP, an offset above 0 sends "Range: bytes=OFFSET-"; a server that
+  // ignores it (200) is handled by skipping the first `offset` bytes of the body; a 206 whose
+  // Content-Range does not start at `offset` is kIo. Other errors as for fetch().
+  // The default implementation goes through fetch() (whole file in memory), so transports that
+  // hold files in memory need not implement it; the directory and HTTP transports stream, and
+  // their fetch() is this with offset 0.
+  virtual Status fetch_to(std::string_view path, uint64_t offset, uint64_t max_bytes, const Sink& sink);
   // For messages: "file:///srv/repo" or "http://127.0.0.1:8080/repo".
   virtual std::string describe() const = 0;
+
+ protected:
+  // fetch() in terms of fetch_to(path, 0, max_bytes, …): the one way the streaming transports
+  // collect a whole file.
+  Result<std::vector<std::byte>> fetch_whole(std::string_view path, size_t max_bytes);
 };
 
 struct HttpOptions {
