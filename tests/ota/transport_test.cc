@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -419,6 +420,38 @@ TEST(HttpTransport, BaseUrlWithQueryIsInvalid) {
   auto bytes = make_http_transport("http://127.0.0.1:9/repo?token=1")->fetch("x", 10);
   ASSERT_FALSE(bytes.has_value());
   EXPECT_EQ(bytes.error().code, ErrorCode::kInvalidArgument);
+}
+
+// A transport that implements only fetch(), like the in-memory fakes: fetch_to's default.
+class WholeFileTransport final : public Transport {
+ public:
+  Result<std::vector<std::byte>> fetch(std::string_view path, size_t max_bytes) override {
+    caps.push_back(max_bytes);
+    if (path != "x") return make_error(ErrorCode::kNotFound, "{} not found", path);
+    if (content.size() > max_bytes) return make_error(ErrorCode::kOutOfRange, "{} over its cap", path);
+    const auto bytes = as_bytes(content);
+    return std::vector<std::byte>(bytes.begin(), bytes.end());
+  }
+  std::string describe() const override { return "whole"; }
+  std::string content = "0123456789";
+  std::vector<size_t> caps;
+};
+
+TEST(DefaultFetchTo, GoesThroughFetchWithTheOffsetAddedToTheCap) {
+  WholeFileTransport t;
+  auto tail = fetch_range(t, "x", 4, 6);
+  ASSERT_TRUE(tail.has_value()) << tail.error().message;
+  EXPECT_EQ(*tail, "456789");
+  EXPECT_EQ(t.caps, std::vector<size_t>{10});
+  auto at_end = fetch_range(t, "x", 10, 5);
+  ASSERT_TRUE(at_end.has_value());
+  EXPECT_EQ(*at_end, "");
+  EXPECT_EQ(fetch_range(t, "x", 11, 5).error().code, ErrorCode::kOutOfRange);
+  EXPECT_EQ(fetch_range(t, "x", 4, 5).error().code, ErrorCode::kOutOfRange);
+  EXPECT_EQ(fetch_range(t, "y", 0, 5).error().code, ErrorCode::kNotFound);
+  auto huge = fetch_range(t, "x", 4, std::numeric_limits<uint64_t>::max());  // the cap saturates
+  ASSERT_TRUE(huge.has_value());
+  EXPECT_EQ(t.caps.back(), std::numeric_limits<size_t>::max());
 }
 
 TEST(HttpTransport, RangeIgnoredByTheServerIsSkipped) {

@@ -64,12 +64,13 @@ class Downloader {
   // and DEST.partial is gone. Errors:
   //   kDeferred          the policy said no (before or between chunks); DEST.partial is kept
   //   kCorrupt           the hash did not match, also after one restart from byte 0 (or the file
-  //                      was fetched in one piece); DEST.partial is deleted, DEST not written;
-  //                      or the source file ended before expected_length
+  //                      was fetched in one piece): DEST.partial is deleted, DEST not written;
+  //                      or the source ended before expected_length: DEST.partial is kept
   //   kOutOfRange        the source has more than expected_length bytes; DEST.partial is kept
   //   kNotFound, kInvalidArgument   from the transport, at once
-  //   kIo                transfers kept failing (max_attempts in a row without progress), or the
-  //                      local disk refused; DEST.partial is kept
+  //   kIo                transfers kept failing (max_attempts in a row, a run restarting at each
+  //                      transfer that made progress), or the local disk refused; DEST.partial kept
+  //   kFailedPrecondition  another download of `dest` holds DEST.partial's lock
   Result<DownloadReport> download(Transport& transport, std::string_view path, uint64_t expected_length,
                                   const Sha256& expected_sha256, const std::filesystem::path& dest,
                                   const DownloadOptions& options = {});
