@@ -477,6 +477,19 @@ TEST(HttpTransport, PartialAnswerLabelled200IsReadByItsContentRange) {
   EXPECT_EQ(*got, "3456789");
 }
 
+TEST(HttpTransport, WholeFileLabelledFromByteZeroIsSkippedThrough) {
+  TestServer server;
+  server.on("/x", [](const httplib::Request& req, httplib::Response& res) {
+    const_cast<httplib::Request&>(req).ranges.clear();
+    res.status = 200;
+    res.set_header("Content-Range", "bytes 0-9/10");
+    res.set_content("0123456789", "application/octet-stream");
+  });
+  auto got = fetch_range(*make_http_transport(server.url()), "x", 4, 6);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(*got, "456789");
+}
+
 TEST(HttpTransport, ContentRangeFromTheWrongOffsetIsIo) {
   TestServer server;
   server.on("/x", [](const httplib::Request& req, httplib::Response& res) {

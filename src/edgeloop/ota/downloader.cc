@@ -214,7 +214,7 @@ Result<DownloadReport> Downloader::download(Transport& transport, std::string_vi
             fmt::format("{} transfers in a row failed; {} of {} bytes kept for later", failures, file.size(),
                         expected_length)));
       const auto backoff = std::min<nanoseconds>(
-          options.max_backoff, options.initial_backoff * (int64_t{1} << std::min(failures - 1, 30)));
+          options.max_backoff, options.initial_backoff * (int64_t{1} << std::min(failures - 1, 20)));
       sleep_(backoff);
       report.slept += backoff;
     }

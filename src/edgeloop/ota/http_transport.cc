@@ -146,8 +146,10 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     t->body_started = true;
     // A 200 with a Content-Range is a partial answer mislabelled (cpp-httplib 0.11 sends one
     // when a handler sets 200 itself): its Content-Range says where the bytes start.
-    if (status == 206 || !t->content_range.empty()) {
-      const ContentRange range = parse_content_range(t->content_range);
+    const ContentRange range = parse_content_range(t->content_range);
+    if (status == 200 && t->offset > 0 && range.first == 0) {
+      t->to_skip = t->offset;  // a whole file labelled "bytes 0-…": skip to the offset as below
+    } else if (status == 206 || !t->content_range.empty()) {
       if (range.first != t->offset) {
         t->range_error = Error{ErrorCode::kIo, fmt::format("the server answered {} with Content-Range {:?}, not "
                                                            "starting at byte {} as asked",
@@ -292,7 +294,8 @@ class HttpTransport final : public Transport {
       return make_error(ErrorCode::kIo, "GET {}: the server answered HTTP {}", url, status);
     if (code == CURLE_OPERATION_TIMEDOUT) return make_error(ErrorCode::kIo, "GET {} timed out: {}", url, detail);
     if (code != CURLE_OK) return make_error(ErrorCode::kIo, "GET {} failed: {}", url, detail);
-    if (status == 200 && offset > 0 && t.content_range.empty() && (t.to_skip > 0 || !t.body_started))
+    if (status == 200 && offset > 0 && (t.to_skip > 0 || !t.body_started) &&
+        parse_content_range(t.content_range).first.value_or(0) == 0)
       return make_error(ErrorCode::kOutOfRange, "GET {}: {} ended before byte {} (the server ignored the Range)", url,
                         path, offset);
     return ok();
