@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,8 @@ std::pair<SharedBytes, ota::ExpectedArtifact> fashion(const std::string& version
 
 // Two trusted models installed, then revert() back and forth: each call swaps active and
 // last-known-good with one durable write of the state record (write, fsync, rename, fsync dir).
-void run_reverts(benchmark::State& state, ota::SlotStorage& storage, uint64_t (*written)(const ota::SlotStorage&)) {
+// `written`: bytes the storage has written so far.
+void run_reverts(benchmark::State& state, ota::SlotStorage& storage, const std::function<uint64_t()>& written) {
   auto store = ota::SlotStore::open(storage);
   if (!store) return state.SkipWithError(store.error().message.c_str());
   ota::Installer installer(*store, SystemClock::instance());
@@ -44,7 +46,7 @@ void run_reverts(benchmark::State& state, ota::SlotStorage& storage, uint64_t (*
   if (!installer.install(v1, e1) || !installer.install(v2, e2) || !installer.mark_good())
     return state.SkipWithError("setup failed");
   std::vector<double> ms;
-  uint64_t before = written(storage);
+  uint64_t before = written();
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = installer.revert();
@@ -54,7 +56,7 @@ void run_reverts(benchmark::State& state, ota::SlotStorage& storage, uint64_t (*
   std::sort(ms.begin(), ms.end());
   state.counters["p50_ms"] = ms[ms.size() / 2];
   state.counters["p99_ms"] = ms[ms.size() * 99 / 100];
-  state.counters["bytes_written_per_revert"] = static_cast<double>(written(storage) - before) / static_cast<double>(ms.size());
+  state.counters["bytes_written_per_revert"] = static_cast<double>(written() - before) / static_cast<double>(ms.size());
   state.counters["bytes_downloaded"] = 0;  // revert has no network path at all
 }
 
@@ -64,10 +66,8 @@ void BM_Revert_Filesystem(benchmark::State& state) {
   auto storage = ota::DirectoryStorage::open(dir);
   if (!storage) return state.SkipWithError(storage.error().message.c_str());
   // The filesystem storage does not count bytes; the state file's size is what each revert writes.
-  static fs::path state_file;
-  state_file = dir / "state.json";
-  run_reverts(state, *storage, [](const ota::SlotStorage&) -> uint64_t { return 0; });
-  state.counters["bytes_written_per_revert"] = static_cast<double>(fs::file_size(state_file));
+  run_reverts(state, *storage, [] { return uint64_t{0}; });
+  state.counters["bytes_written_per_revert"] = static_cast<double>(fs::file_size(dir / "state.json"));
   fs::remove_all(dir);
 }
 BENCHMARK(BM_Revert_Filesystem)->Unit(benchmark::kMicrosecond)->Iterations(1000);
@@ -93,7 +93,7 @@ BENCHMARK(BM_DurableWrite_600Bytes)->Unit(benchmark::kMicrosecond)->Iterations(1
 
 void BM_Revert_Memory(benchmark::State& state) {
   ota::MemoryStorage storage;
-  run_reverts(state, storage, [](const ota::SlotStorage& s) { return static_cast<const ota::MemoryStorage&>(s).bytes_written(); });
+  run_reverts(state, storage, [&] { return storage.bytes_written(); });
 }
 BENCHMARK(BM_Revert_Memory)->Unit(benchmark::kMicrosecond)->Iterations(1000);
 
