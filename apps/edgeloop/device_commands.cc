@@ -6,6 +6,8 @@
 #include "edgeloop/fleet/rollout_resolver.h"
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/ota/client.h"
+#include "edgeloop/ota/installer.h"
+#include "edgeloop/ota/slot_store.h"
 
 namespace edgeloop::cli {
 namespace {
@@ -16,7 +18,15 @@ struct CheckArgs {
   bool json = false;
 };
 
-void check(const CheckArgs& a) {
+// The TUF update and the resolution, shared by `device check` and `device update`.
+struct Checked {
+  ota::Client client;
+  std::unique_ptr<ota::Transport> transport;
+  ota::UpdateReport report;
+  fleet::Resolution resolution;
+};
+
+Checked run_check(const CheckArgs& a) {
   namespace fs = std::filesystem;
   const Clock& clock = SystemClock::instance();
   if (!fs::exists(fs::path(a.data_dir) / "metadata" / "root.json")) {
@@ -36,6 +46,16 @@ void check(const CheckArgs& a) {
   if (!trusted.targets || !trusted.rollout) throw CommandError{"the repository has no targets or rollout metadata"};
   fleet::DeviceProfile device{a.device_id, a.tier, a.runtime_version};
   auto resolution = unwrap(fleet::resolve(trusted.targets->meta, trusted.rollout->meta, device, a.model), "resolving the target");
+  return Checked{std::move(client), std::move(transport), std::move(report), std::move(resolution)};
+}
+
+void check(const CheckArgs& a) {
+  auto checked = run_check(a);
+  auto& client = checked.client;
+  auto& transport = checked.transport;
+  const auto& report = checked.report;
+  const auto& resolution = checked.resolution;
+  const auto& trusted = client.trusted();
 
   if (!a.download.empty()) {
     auto bytes = unwrap(client.fetch_target(*transport, resolution.path), "downloading " + resolution.path);
@@ -81,6 +101,209 @@ void check(const CheckArgs& a) {
   if (!a.download.empty()) fmt::print("downloaded  {} (length and SHA-256 verified)\n", a.download);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The model slots (docs/device-storage.md): update, status, mark-good, revert, start.
+
+std::filesystem::path slots_dir(const std::string& data_dir) { return std::filesystem::path(data_dir) / "slots"; }
+
+struct Slots {
+  ota::DirectoryStorage storage;
+  std::optional<ota::SlotStore> store;
+};
+
+// Opened in place: SlotStore keeps a pointer to the storage, so the pair lives on the heap.
+std::unique_ptr<Slots> open_slots(const std::string& data_dir) {
+  auto storage = unwrap(ota::DirectoryStorage::open(slots_dir(data_dir)), "opening the model slots");
+  auto slots = std::unique_ptr<Slots>(new Slots{std::move(storage), std::nullopt});
+  slots->store = unwrap(ota::SlotStore::open(slots->storage), "reading the slot state in " + slots_dir(data_dir).string());
+  return slots;
+}
+
+std::string describe(const ota::SlotState& s, ota::Slot slot) {
+  const auto& info = s.info(slot);
+  if (!info) return "empty";
+  return fmt::format("{} {} ({})", info->model, info->version, info->variant);
+}
+
+std::string describe_opt(const ota::SlotState& s, const std::optional<ota::Slot>& slot) {
+  if (!slot) return "none";
+  return fmt::format("slot {} ({})", ota::to_string(*slot), describe(s, *slot));
+}
+
+Json state_json(const ota::SlotState& s) {
+  auto slot_json = [](const std::optional<ota::Slot>& slot) {
+    return slot ? Json(std::string(ota::to_string(*slot))) : Json(nullptr);
+  };
+  Json slots = Json::object();
+  for (ota::Slot slot : {ota::Slot::kA, ota::Slot::kB}) {
+    const auto& info = s.info(slot);
+    slots[std::string(ota::to_string(slot))] =
+        info ? Json{{"model", info->model},   {"version", info->version}, {"variant", info->variant},
+                    {"sha256", info->sha256}, {"length", info->length},   {"failed", info->failed}}
+             : Json(nullptr);
+  }
+  return Json{{"generation", s.generation},
+              {"active", slot_json(s.active)},
+              {"last_known_good", slot_json(s.last_known_good)},
+              {"trial", s.trial ? Json{{"slot", ota::to_string(s.trial->slot)}, {"attempts_left", s.trial->attempts_left}}
+                                : Json(nullptr)},
+              {"slots", slots}};
+}
+
+void print_state(const ota::SlotState& s) {
+  for (ota::Slot slot : {ota::Slot::kA, ota::Slot::kB}) {
+    std::string tags;
+    if (s.active == slot) tags += " [active]";
+    if (s.last_known_good == slot) tags += " [last-known-good]";
+    if (s.trial && s.trial->slot == slot) tags += fmt::format(" [on trial, {} attempts left]", s.trial->attempts_left);
+    if (s.info(slot) && s.info(slot)->failed) tags += " [failed its trial]";
+    const auto& info = s.info(slot);
+    fmt::print("slot {}      {}{}{}\n", ota::to_string(slot), describe(s, slot),
+               info ? fmt::format(", {} bytes, sha256 {}…", info->length, info->sha256.substr(0, 12)) : "", tags);
+  }
+}
+
+struct UpdateArgs : CheckArgs {
+  int attempts = 3;
+};
+
+void update(const UpdateArgs& a) {
+  auto checked = run_check(a);
+  const auto& r = checked.resolution;
+  const auto& t = r.target;
+  auto slots = open_slots(a.data_dir);
+  ota::InstallerOptions options;
+  options.trial_attempts = a.attempts;
+  ota::Installer installer(*slots->store, SystemClock::instance(), options);
+  const auto& rollout = checked.client.trusted().rollout->meta.models;
+  auto model_rollout = rollout.find(r.model);
+  std::string floor = model_rollout == rollout.end() ? "" : model_rollout->second.floor;
+
+  Json j{{"target",
+          {{"path", r.path}, {"model", r.model}, {"model_version", t.model_version}, {"variant", t.variant},
+           {"length", t.length}, {"sha256", t.sha256}}},
+         {"reason", r.reason}};
+  if (!a.json) {
+    fmt::print("check       {} {} ({}), {}, {} bytes\n", r.model, t.model_version, t.variant, r.path, t.length);
+    fmt::print("why         {}\n", r.reason);
+  }
+  auto action = unwrap(installer.reconcile({t.sha256, t.model_version, floor}), "reconciling the slots");
+  uint64_t downloaded = 0;
+  const auto& s = installer.state();
+  switch (action) {
+    case ota::ReconcileAction::kAlreadyActive:
+      if (!a.json) fmt::print("slots       already active in slot {}: nothing to do\n", ota::to_string(*s.active));
+      j["action"] = "already-active";
+      break;
+    case ota::ReconcileAction::kFlippedToLastKnownGood:
+      if (!a.json)
+        fmt::print("recall      flipped to the last-known-good: active {}; nothing downloaded\n",
+                   describe_opt(s, s.active));
+      j["action"] = "flipped-to-last-known-good";
+      break;
+    case ota::ReconcileAction::kFailedHere:
+      if (!a.json)
+        fmt::print("refused     this target failed its trial on this device; it is not installed again "
+                   "(the active model stays: {})\n",
+                   describe_opt(s, s.active));
+      j["action"] = "failed-here";
+      break;
+    case ota::ReconcileAction::kNeedsInstall: {
+      if (s.trial)
+        throw CommandError{fmt::format("slot {} is on trial; run `edgeloop device mark-good` or `edgeloop device revert` "
+                                       "before installing another model",
+                                       ota::to_string(s.trial->slot))};
+      auto bytes = unwrap(checked.client.fetch_target(*checked.transport, r.path), "downloading " + r.path);
+      downloaded = bytes.size();
+      if (!a.json) fmt::print("download    {} bytes (length and SHA-256 verified)\n", downloaded);
+      ota::ExpectedArtifact expected{t.length, t.sha256, r.model, t.model_version, t.variant};
+      auto report = unwrap(installer.install(SharedBytes::adopt(std::move(bytes)), expected), "installing " + r.path);
+      const auto& after = report.state;
+      if (!a.json) {
+        fmt::print("verify      loader verification passed; name, version and variant match the targets\n");
+        fmt::print("smoke test  golden vector passed in {:.1f} ms\n", report.smoke_time.count() / 1e6);
+        fmt::print("install     written to slot {} (durable)\n", ota::to_string(report.slot));
+        if (report.provisioned)
+          fmt::print("switch      active slot {}: the first model, nothing to fall back to, so no trial\n",
+                     ota::to_string(report.slot));
+        else
+          fmt::print("switch      active slot {} on trial ({} attempts), last-known-good {}\n",
+                     ota::to_string(report.slot), after.trial->attempts_left, describe_opt(after, after.last_known_good));
+      }
+      j["action"] = report.provisioned ? "provisioned" : "installed-on-trial";
+      j["smoke_ms"] = report.smoke_time.count() / 1e6;
+      break;
+    }
+  }
+  j["downloaded_bytes"] = downloaded;
+  j["state"] = state_json(installer.state());
+  if (a.json) print_json(j);
+}
+
+struct SlotArgs {
+  std::string data_dir;
+  bool json = false;
+};
+
+void status(const SlotArgs& a) {
+  auto slots = open_slots(a.data_dir);
+  const auto& s = slots->store->state();
+  if (a.json) {
+    print_json(state_json(s));
+    return;
+  }
+  print_state(s);
+  fmt::print("active      {}\n", describe_opt(s, s.active));
+  fmt::print("fallback    {}\n", describe_opt(s, s.last_known_good));
+  fmt::print("trial       {}\n", s.trial ? fmt::format("slot {}, {} attempts left", ota::to_string(s.trial->slot),
+                                                          s.trial->attempts_left)
+                                         : "none");
+}
+
+void mark_good(const SlotArgs& a) {
+  auto slots = open_slots(a.data_dir);
+  ota::Installer installer(*slots->store, SystemClock::instance());
+  unwrap(installer.mark_good(), "mark-good");
+  const auto& s = installer.state();
+  fmt::print("marked good {}: the trial is over; last-known-good stays {}\n", describe_opt(s, s.active),
+             describe_opt(s, s.last_known_good));
+}
+
+void revert(const SlotArgs& a) {
+  auto slots = open_slots(a.data_dir);
+  ota::Installer installer(*slots->store, SystemClock::instance());
+  auto before = installer.state();
+  unwrap(installer.revert(), "revert");
+  const auto& s = installer.state();
+  fmt::print("reverted    from {} to {} (a pointer flip, nothing downloaded); last-known-good now {}\n",
+             describe_opt(before, before.active), describe_opt(s, s.active), describe_opt(s, s.last_known_good));
+}
+
+void start(const SlotArgs& a) {
+  auto slots = open_slots(a.data_dir);
+  ota::Installer installer(*slots->store, SystemClock::instance());
+  auto before = installer.state();
+  auto r = unwrap(installer.on_start(), "the watchdog step");
+  const auto& s = r.state;
+  if (r.action != ota::StartAction::kEmpty) unwrap(installer.load_active(), "loading the active model");
+  if (a.json) {
+    print_json(Json{{"action", ota::to_string(r.action)}, {"state", state_json(s)}});
+    return;
+  }
+  switch (r.action) {
+    case ota::StartAction::kEmpty: fmt::print("start       no model installed\n"); break;
+    case ota::StartAction::kNoTrial: fmt::print("start       no trial: running {}\n", describe_opt(s, s.active)); break;
+    case ota::StartAction::kAttemptSpent:
+      fmt::print("start       trial of {}: one attempt spent before it runs, {} left; running it\n",
+                 describe_opt(s, s.active), s.trial->attempts_left);
+      break;
+    case ota::StartAction::kReverted:
+      fmt::print("start       trial of {} used all its attempts: reverted to {} (no network); running it\n",
+                 describe_opt(before, before.active), describe_opt(s, s.active));
+      break;
+  }
+}
+
 }  // namespace
 
 void add_device_commands(CLI::App& app) {
@@ -102,6 +325,40 @@ void add_device_commands(CLI::App& app) {
   c->add_option("--download", a.download, "also download the resolved artifact to this file (length and hash checked)");
   c->add_flag("--json", a.json, "print JSON");
   c->callback([] { check(a); });
+
+  static UpdateArgs u;
+  auto* up = device->add_subcommand(
+      "update",
+      "One update cycle: check (as `device check`), download the resolved target, verify it, smoke-test it (golden "
+      "vector), install it into the inactive slot and switch to it on trial; a recall to the last-known-good is a "
+      "flip with no download");
+  up->add_option("--repo", u.repo, "the repository's public folder: a path, file://DIR, or http(s)://HOST/PATH")->required();
+  up->add_option("--data-dir", u.data_dir, "the device's trusted state and model slots")->required();
+  up->add_option("--device-id", u.device_id, "this device's id (decides its cohort bucket)")->required();
+  up->add_option("--tier", u.tier, "this device's capability tier")->required();
+  up->add_option("--runtime-version", u.runtime_version, "this device's edgeloop runtime version (default: this build's)");
+  up->add_option("--model", u.model, "the model to resolve (default: the only model the rollout names)");
+  up->add_option("--root", u.root, "first update only: the root metadata to trust (the repository's 1.root.json)");
+  up->add_option("--attempts", u.attempts, "process starts the new model gets on trial before the watchdog reverts")
+      ->check(CLI::Range(1, 1000));
+  up->add_flag("--json", u.json, "print JSON");
+  up->callback([] { update(u); });
+
+  static SlotArgs sa;
+  auto slot_command = [&](const char* name, const char* help, void (*fn)(const SlotArgs&), bool json) {
+    auto* cmd = device->add_subcommand(name, help);
+    cmd->add_option("--data-dir", sa.data_dir, "the device's data folder (its model slots are in slots/)")->required();
+    if (json) cmd->add_flag("--json", sa.json, "print JSON");
+    cmd->callback([fn] { fn(sa); });
+  };
+  slot_command("status", "Show the model slots: what each holds, which is active, the last-known-good, the trial", status,
+               true);
+  slot_command("mark-good", "End the trial: the active model is trusted", mark_good, false);
+  slot_command("revert", "Go back to the last-known-good model now (a pointer flip, no network)", revert, false);
+  slot_command("start",
+               "The watchdog step a process runs at start: on trial, spend one attempt before the model runs; with "
+               "none left, revert to the last-known-good",
+               start, true);
 }
 
 }  // namespace edgeloop::cli

@@ -268,6 +268,61 @@ check "device check says why" grep -q '"reason": "in cohort: bucket [0-9]* < 100
 check "the download is the released artifact" cmp -s "$work/dev.edge" "$work/variants/int8.edge"
 "$edgeloop" device check --repo "$repo/public" --data-dir "$dev" --device-id d1 --tier low > "$work/dev_low.txt" 2>&1
 check "a tier with nothing rolled out is an error saying so" grep -q "nothing is rolled out for fashion on tier low" "$work/dev_low.txt"
+# the model slots (docs/device-storage.md): update into the inactive slot on trial, the watchdog
+# reverts a model that never gets marked good, a recall is a flip with no download
+d2="$work/device2"; d3="$work/device3"
+"$edgeloop" device status --data-dir "$d2" > "$work/slots_empty.txt" 2>&1
+check "device status of a new device shows empty slots" grep -q "slot a      empty" "$work/slots_empty.txt"
+for d in "$d2" "$d3"; do
+  "$edgeloop" device update --repo "$repo/public" --data-dir "$d" --device-id "$(basename "$d")" --tier mid \
+    --root "$repo/public/metadata/1.root.json" > "$d.update1.txt" 2>&1
+done
+check "the first update provisions slot a" grep -q "active slot a: the first model, nothing to fall back to" "$d2.update1.txt"
+check "the first update passes the smoke test" grep -q "smoke test  golden vector passed" "$d2.update1.txt"
+"$edgeloop" model import "$onnx" -o "$work/m8.edge" --name fashion --version 8 > /dev/null 2>&1
+"$edgeloop" repo add "$repo" "$work/m8.edge" --tiers mid > /dev/null 2>&1
+"$edgeloop" repo rollout "$repo" --model fashion --tier mid --target 8 --percent 100 > /dev/null 2>&1
+"$edgeloop" device update --repo "$repo/public" --data-dir "$d2" --device-id device2 --tier mid > "$work/slots_up2.txt" 2>&1
+check "device update installs version 8 into slot b" grep -q "install     written to slot b" "$work/slots_up2.txt"
+check "device update switches on trial with a fallback" grep -q "active slot b on trial (3 attempts), last-known-good slot a (fashion 7 (int8))" "$work/slots_up2.txt"
+"$edgeloop" device update --repo "$repo/public" --data-dir "$d2" --device-id device2 --tier mid > "$work/slots_again.txt" 2>&1
+check "a second update sees the target already active" grep -q "already active in slot b: nothing to do" "$work/slots_again.txt"
+for i in 1 2 3; do "$edgeloop" device start --data-dir "$d2" > "$work/slots_start$i.txt" 2>&1; done
+check "each start on trial spends an attempt" grep -q "one attempt spent before it runs, 0 left" "$work/slots_start3.txt"
+"$edgeloop" device start --data-dir "$d2" > "$work/slots_start4.txt" 2>&1
+check "the fourth start reverts on its own" grep -q "used all its attempts: reverted to slot a (fashion 7 (int8))" "$work/slots_start4.txt"
+"$edgeloop" device status --data-dir "$d2" --json > "$work/slots_status.json" 2>&1
+slots_reverted() {
+  if ! command -v python3 > /dev/null; then grep -q '"active": "a"' "$work/slots_status.json"; return; fi
+  python3 - "$work/slots_status.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["active"] == "a" and s["trial"] is None and s["last_known_good"] is None, s
+assert s["slots"]["a"]["version"] == "7" and s["slots"]["b"]["version"] == "8" and s["slots"]["b"]["failed"], s
+PY
+}
+check "device status --json shows the revert and the failed slot" slots_reverted
+"$edgeloop" device update --repo "$repo/public" --data-dir "$d2" --device-id device2 --tier mid > "$work/slots_failed.txt" 2>&1
+check "a target that failed its trial here is not installed again" grep -q "failed its trial on this device" "$work/slots_failed.txt"
+"$edgeloop" device revert --data-dir "$d2" > "$work/slots_norevert.txt" 2>&1
+check "revert without a last-known-good exits 1" test $? -eq 1
+check "the refusal says why" grep -q "no last-known-good" "$work/slots_norevert.txt"
+"$edgeloop" device update --repo "$repo/public" --data-dir "$d3" --device-id device3 --tier mid > /dev/null 2>&1
+"$edgeloop" device mark-good --data-dir "$d3" > "$work/slots_good.txt" 2>&1
+check "device mark-good ends the trial" grep -q "marked good slot b (fashion 8 (fp32))" "$work/slots_good.txt"
+"$edgeloop" device mark-good --data-dir "$d3" > /dev/null 2>&1
+check "mark-good without a trial exits 1" test $? -eq 1
+"$edgeloop" repo pin "$repo" --model fashion --tier mid --version 7 > /dev/null 2>&1
+"$edgeloop" device update --repo "$repo/public" --data-dir "$d3" --device-id device3 --tier mid --json > "$work/slots_recall.json" 2>&1
+check "a recall to the last-known-good flips" grep -q '"action": "flipped-to-last-known-good"' "$work/slots_recall.json"
+check "the recall downloads nothing" grep -q '"downloaded_bytes": 0' "$work/slots_recall.json"
+"$edgeloop" device revert --data-dir "$d3" > "$work/slots_revert.txt" 2>&1
+check "device revert flips back to the trusted version 8" grep -q "to slot b (fashion 8 (fp32))" "$work/slots_revert.txt"
+"$edgeloop" device start --data-dir "$d3" > "$work/slots_start_d3.txt" 2>&1
+check "a start without a trial runs the active model" grep -q "no trial: running slot b" "$work/slots_start_d3.txt"
+check "the slots folder holds no temporary files" test -z "$(ls -A "$d2/slots" "$d3/slots" | grep '^\.')"
+"$edgeloop" repo pin "$repo" --model fashion --tier mid --unpin > /dev/null 2>&1
+
 "$edgeloop" repo publish "$repo" > /dev/null 2>&1
 dev_tree() { find "$dev" -type f -exec sha256sum {} + | sort; }
 dev_tree > "$work/dev_before.txt"

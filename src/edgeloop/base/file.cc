@@ -79,7 +79,11 @@ Result<SharedBytes> map_file(const std::filesystem::path& path) {
   return SharedBytes::view(std::move(mapping), view);
 }
 
-Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode_t mode, IfExists if_exists) {
+Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode_t mode, IfExists if_exists,
+                          const CrashHook& crash_hook) {
+  auto step = [&](std::string_view name, const std::filesystem::path& file) {
+    if (crash_hook) crash_hook(name, file);
+  };
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
@@ -93,6 +97,7 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode
     return e;
   };
   if (::fchmod(fd.get(), mode) != 0) return fail("cannot chmod");
+  step("write", tmp);
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
@@ -100,8 +105,10 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode
     if (n < 0) return fail("cannot write");
     done += static_cast<size_t>(n);
   }
+  step("fsync", tmp);
   if (::fsync(fd.get()) != 0) return fail("cannot fsync");
   if (::close(fd.release()) != 0) return fail("cannot close");
+  step("rename", tmp);
   if (if_exists == IfExists::kReplace) {
     if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
   } else {
@@ -120,6 +127,7 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode
       return fail("cannot rename");
     }
   }
+  step("fsync-dir", dir);
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
   return ok();

@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgeloop/base/bytes.h"
@@ -45,11 +47,16 @@ enum class IfExists {
   kFail,     // leave it alone: ErrorCode::kFailedPrecondition, decided atomically (no check-then-write race)
 };
 
+// Called just before each durable step of write_file_durable with the step's name ("write",
+// "fsync", "rename", "fsync-dir") and the file it acts on (the temporary file, or the folder for
+// "fsync-dir"). Production passes none; the power-loss tests kill the process inside it.
+using CrashHook = std::function<void(std::string_view step, const std::filesystem::path& file)>;
+
 // Writes `data` so that after a crash at any point `path` holds either its old content or all
 // of `data`: write a temporary file beside it, fsync it, rename it over `path`, fsync the folder.
 // The temporary file gets `mode` (umask not applied) before any byte is written, so secrets
 // written with 0600 are never readable by others, not even for a moment.
 Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode_t mode = 0644,
-                          IfExists if_exists = IfExists::kReplace);
+                          IfExists if_exists = IfExists::kReplace, const CrashHook& crash_hook = {});
 
 }  // namespace edgeloop

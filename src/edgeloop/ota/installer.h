@@ -1,0 +1,107 @@
+// Installs a verified artifact into the inactive slot, smoke-tests it, switches to it on trial,
+// and keeps the device on a working model whatever happens next (docs/device-storage.md):
+// a watchdog step at every process start spends one trial attempt before the model runs and
+// reverts to the last-known-good when none are left; revert is a pointer flip, no network.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "edgeloop/base/clock.h"
+#include "edgeloop/base/error.h"
+#include "edgeloop/ota/slot_store.h"
+#include "edgeloop/runtime/program.h"
+
+namespace edgeloop::ota {
+
+struct InstallerOptions {
+  int trial_attempts = 3;          // process starts the new model gets before the watchdog reverts
+  int successes_to_mark_good = 100;  // record_success() calls that end a trial (0: only mark_good())
+  std::chrono::nanoseconds smoke_budget = std::chrono::seconds(5);  // check_golden must finish within
+  runtime::LoadOptions load = runtime::LoadOptions::reference();    // how the smoke test loads the model
+};
+
+// What the verified targets say the artifact is (TargetInfo). Empty strings are not checked.
+struct ExpectedArtifact {
+  uint64_t length = 0;
+  std::string sha256;  // lowercase hex
+  std::string model, version, variant;
+};
+
+struct InstallReport {
+  Slot slot = Slot::kA;
+  bool provisioned = false;  // the first model of an empty store: active at once, no trial
+  std::chrono::nanoseconds smoke_time{0};
+  SlotState state;           // after the switch
+};
+
+enum class StartAction {
+  kEmpty,         // no model installed
+  kNoTrial,       // nothing to do: the active model is the trusted one
+  kAttemptSpent,  // a trial attempt was spent (durably) before the model runs
+  kReverted,      // the trial had no attempts left: reverted to the last-known-good
+};
+std::string_view to_string(StartAction a);
+
+struct StartReport {
+  StartAction action = StartAction::kEmpty;
+  SlotState state;  // after the step
+};
+
+// What the rollout wants this device to run now (fleet::Resolution's target, the model's floor).
+struct WantedTarget {
+  std::string sha256;
+  std::string version;
+  std::string floor;  // "" = none
+};
+
+enum class ReconcileAction {
+  kAlreadyActive,   // nothing to do
+  kFlippedToLastKnownGood,  // a recall: pinned back to the last-known-good, or the floor rose past the active one
+  kFailedHere,      // the wanted target is the one that failed its trial on this device: not reinstalled
+  kNeedsInstall,    // download and install()
+};
+std::string_view to_string(ReconcileAction a);
+
+class Installer {
+ public:
+  // `store` and `clock` must outlive the installer.
+  Installer(SlotStore& store, const Clock& clock, InstallerOptions options = {})
+      : store_(&store), clock_(&clock), options_(std::move(options)) {}
+
+  // Verifies `artifact` (length and SHA-256 against `expected`, the loader's verification, its
+  // metadata against `expected`, the golden smoke test within the budget) and only then writes
+  // it into the inactive slot and switches to it on trial; the previous active model becomes the
+  // last-known-good. Refused (kFailedPrecondition) while a trial runs or if it is already active.
+  // A failure before the switch leaves the active model and the trial state as they were.
+  Result<InstallReport> install(SharedBytes artifact, const ExpectedArtifact& expected);
+  Result<InstallReport> install_file(const std::filesystem::path& artifact, const ExpectedArtifact& expected);
+
+  // The watchdog step, run at every process start before the model runs.
+  Result<StartReport> on_start();
+  // Ends the trial: the active model is trusted. kFailedPrecondition without a trial.
+  Status mark_good();
+  // One successful inference of the trial model; the K-th ends the trial (returns true then).
+  Result<bool> record_success();
+  // Back to the last-known-good now. From a trial, the trial slot is recorded as failed and there
+  // is no last-known-good afterwards; from a trusted model, the two swap.
+  Status revert();
+  // Follows a recall without a download when the last-known-good is what the rollout wants.
+  Result<ReconcileAction> reconcile(const WantedTarget& wanted);
+
+  // Loads the active slot's model (verified against the state record and by the loader).
+  Result<runtime::Program> load_active() const;
+  const SlotState& state() const { return store_->state(); }
+
+ private:
+  Status flip(bool trial_failed);
+
+  SlotStore* store_;
+  const Clock* clock_;
+  InstallerOptions options_;
+  int successes_ = 0;
+};
+
+}  // namespace edgeloop::ota
