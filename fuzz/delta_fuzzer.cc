@@ -103,6 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<std::byte> target = artifact(data, seed_len);
   ota::DeltaOptions d;
   d.level = 1;
+  d.min_record_bytes = 1;  // a record per tensor (the base's tensors are small)
   auto patch = ota::make_delta(base(), target, d);
   if (!patch) __builtin_trap();  // both artifacts are valid
   if (mode == 2) {

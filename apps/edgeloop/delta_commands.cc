@@ -50,7 +50,9 @@ void run_make(const MakeArgs& a) {
                   {"rest", {{"raw_bytes", s.rest_raw}, {"patch_bytes", s.rest_compressed}}},
                   {"delta_tensors", {{"count", s.xor_tensors}, {"raw_bytes", s.xor_raw}, {"patch_bytes", s.xor_compressed}}},
                   {"literal_tensors",
-                   {{"count", s.literal_tensors}, {"raw_bytes", s.literal_raw}, {"patch_bytes", s.literal_compressed}}}}},
+                   {{"count", s.literal_tensors}, {"raw_bytes", s.literal_raw}, {"patch_bytes", s.literal_compressed}}},
+                  {"copied_tensors", {{"count", s.copied_tensors}, {"raw_bytes", s.copied_raw}}},
+                  {"small_tensors_in_rest", {{"count", s.small_tensors}}}}},
                 {"byte_plane_tensors", s.planed_tensors},
                 {"largest_tensor_bytes", s.largest_tensor}});
     return;
@@ -58,7 +60,9 @@ void run_make(const MakeArgs& a) {
   fmt::print("wrote {}: {} bytes for a {} byte target ({:.2f}%), in {:.2f} s\n", a.out, s.patch_bytes, s.target_bytes,
              percent(s.patch_bytes, s.target_bytes), seconds);
   fmt::print("  headers                        {:>10} bytes\n", s.header_bytes);
-  fmt::print("  rest (header, graph, padding)  {:>10} bytes from {}\n", s.rest_compressed, s.rest_raw);
+  fmt::print("  rest (header, graph, padding,  {:>10} bytes from {}\n", s.rest_compressed, s.rest_raw);
+  fmt::print("       {:>3} small tensors)\n", s.small_tensors);
+  fmt::print("  {:>3} tensors unchanged (copied)  {:>10} bytes from {}\n", s.copied_tensors, 0, s.copied_raw);
   fmt::print("  {:>3} tensors as a delta        {:>10} bytes from {}\n", s.xor_tensors, s.xor_compressed, s.xor_raw);
   fmt::print("  {:>3} tensors in full           {:>10} bytes from {}\n", s.literal_tensors, s.literal_compressed, s.literal_raw);
   fmt::print("  {} tensors stored as byte planes; target sha256 {}\n", s.planed_tensors, to_hex(sha256(target.span())));

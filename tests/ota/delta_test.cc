@@ -65,6 +65,41 @@ size_t largest_constant(const Graph& g) {
   return n;
 }
 
+// A patch taken apart and put together again, to forge hostile records.
+struct ParsedPatch {
+  std::vector<std::byte> header;
+  std::vector<std::pair<DeltaRecord, std::vector<std::byte>>> records;
+};
+ParsedPatch parse(const std::vector<std::byte>& patch) {
+  ParsedPatch p;
+  auto h = decode_header(patch);
+  EXPECT_TRUE(h);
+  if (!h) return p;
+  p.header.assign(patch.begin(), patch.begin() + kDeltaHeaderSize);
+  size_t pos = kDeltaHeaderSize;
+  uint64_t prev_end = 0;
+  for (uint32_t i = 0; i < h->record_count; ++i) {
+    auto r = decode_record(patch, pos, prev_end);
+    EXPECT_TRUE(r);
+    if (!r) return p;
+    if (r->kind != RecordKind::kRest) prev_end = r->target_offset + r->length;
+    p.records.emplace_back(*r, std::vector<std::byte>(patch.begin() + static_cast<ptrdiff_t>(pos),
+                                                      patch.begin() + static_cast<ptrdiff_t>(pos + r->payload_size)));
+    pos += r->payload_size;
+  }
+  return p;
+}
+std::vector<std::byte> build(const ParsedPatch& p) {
+  std::vector<std::byte> out = p.header;
+  uint64_t prev_end = 0;
+  for (const auto& [r, payload] : p.records) {
+    encode_record(r, prev_end, out);
+    if (r.kind != RecordKind::kRest) prev_end = r.target_offset + r.length;
+    out.insert(out.end(), payload.begin(), payload.end());
+  }
+  return out;
+}
+
 class DeltaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -102,8 +137,12 @@ class DeltaTest : public ::testing::Test {
 TEST_F(DeltaTest, IdenticalArtifactsGiveATinyPatch) {
   const auto base = serialize(fashion());
   const auto patch = round_trip(base, base);
-  EXPECT_LT(patch.size(), 1500u) << "of " << base.size();
-  EXPECT_LT(patch.size() * 200, base.size());  // < 0.5 %
+  EXPECT_LT(patch.size(), 300u) << "of " << base.size();
+  // Unchanged tensors are copy records: no payload.
+  for (const auto& [r, payload] : parse(patch).records)
+    if (r.kind != RecordKind::kRest) {
+      EXPECT_EQ(r.kind, RecordKind::kCopy);
+    }
 }
 
 TEST_F(DeltaTest, OneChangedTensorGivesASmallPatch) {
@@ -187,7 +226,14 @@ TEST_F(DeltaTest, Int8TensorsUseTheByteDifference) {
       for (size_t i = 0; i < b.size(); i += 3) b[i] = static_cast<std::byte>(static_cast<int8_t>(b[i]) + (i % 2 ? 1 : -1));
       t.data = SharedBytes::adopt(std::move(b));
     }
-  round_trip(serialize(base_g), serialize(target_g));
+  DeltaOptions o;
+  o.min_record_bytes = 1;
+  const auto base = serialize(base_g);
+  const auto patch = round_trip(base, serialize(target_g), o);
+  auto parsed = parse(patch);
+  bool sub = false;
+  for (const auto& [r, payload] : parsed.records) sub |= r.kind == RecordKind::kSub;
+  EXPECT_TRUE(sub) << "the int8 weight should be stored as a byte difference";
 }
 
 TEST_F(DeltaTest, MemoryIsBoundedByTheLargestTensorAndTheRest) {
@@ -283,7 +329,9 @@ SmallPair small_pair() {
   SmallPair p;
   p.base = serialize(build(1.f));
   p.target = serialize(build(1.01f));
-  p.patch = *make_delta(p.base, p.target);
+  DeltaOptions o;
+  o.min_record_bytes = 1;  // a record per tensor, so that hostile records can be tried
+  p.patch = *make_delta(p.base, p.target, o);
   return p;
 }
 
@@ -323,58 +371,57 @@ TEST_F(DeltaTest, EveryByteFlipIsRefusedOrStillMakesTheTarget) {
 
 TEST_F(DeltaTest, HostileRecordsAreRefused) {
   const SmallPair p = small_pair();
-  ASSERT_GE(p.patch.size(), kDeltaHeaderSize + kDeltaRecordSize);
+  const ParsedPatch good = parse(p.patch);
+  ASSERT_EQ(good.records.size(), 3u);  // the rest and two tensors
+  ASSERT_EQ(build(good), p.patch);
   auto refused = [&](const std::vector<std::byte>& bad) {
     auto r = apply_delta(p.base, bad, out_, sha256(p.target));
-    return !r && !fs::exists(out_);
+    const bool clean = !fs::exists(out_);
+    fs::remove(out_);
+    return !r && clean;
   };
-  auto rec0 = *decode_record(ByteSpan(p.patch).subspan(kDeltaHeaderSize));
-  // A rest record claiming the whole target (a decompression bomb capped by its declared length).
-  {
-    auto bad = p.patch;
-    DeltaRecord r = rec0;
-    r.length = uint64_t{1} << 40;
-    encode_record(r, bad.data() + kDeltaHeaderSize);
-    EXPECT_TRUE(refused(bad));
-  }
-  // A huge target length.
+  // The first weight is unchanged (a copy record), the second scaled (a delta with a payload).
+  ASSERT_EQ(good.records[1].first.kind, RecordKind::kCopy);
+  ASSERT_NE(good.records[2].first.kind, RecordKind::kCopy);
+  auto forged = [&](size_t index, auto&& change) {
+    ParsedPatch bad = good;
+    change(bad.records[index].first);
+    return build(bad);
+  };
+  // A rest record claiming a terabyte (a decompression bomb capped by the declared length).
+  EXPECT_TRUE(refused(forged(0, [](DeltaRecord& r) { r.length = uint64_t{1} << 40; })));
+  // Payload sizes running past the end.
+  EXPECT_TRUE(refused(forged(0, [](DeltaRecord& r) { r.payload_size = ~uint64_t{0} - 3; })));
+  EXPECT_TRUE(refused(forged(2, [](DeltaRecord& r) { r.payload_size += 1; })));
+  EXPECT_TRUE(refused(forged(2, [](DeltaRecord& r) { r.payload_size -= 1; })));
+  // Tensor records: reading outside the base, overflowing or out-of-order target ranges,
+  // empty, partial elements, and a copy of bytes the target does not have.
+  EXPECT_TRUE(refused(forged(1, [&](DeltaRecord& r) {
+    r.kind = RecordKind::kXor;
+    r.base_offset = p.base.size() - 4;
+  })));
+  EXPECT_TRUE(refused(forged(1, [](DeltaRecord& r) { r.target_offset = ~uint64_t{0} - 8; })));
+  EXPECT_TRUE(refused(forged(1, [](DeltaRecord& r) { r.length = ~uint64_t{0}; })));
+  EXPECT_TRUE(refused(forged(2, [](DeltaRecord& r) { r.target_offset = 0; })));
+  EXPECT_TRUE(refused(forged(1, [](DeltaRecord& r) { r.length = 0; })));
+  EXPECT_TRUE(refused(forged(2, [](DeltaRecord& r) { r.plane_stride = r.plane_stride == 8 ? 4 : 8; })));
+  EXPECT_TRUE(refused(forged(2, [](DeltaRecord& r) { r.kind = RecordKind::kCopy; r.payload_size = 0; })));
+  EXPECT_TRUE(refused(forged(1, [&](DeltaRecord& r) { r.base_offset = p.base.size(); })));
+  EXPECT_TRUE(refused(forged(2, [](DeltaRecord& r) { r.kind = RecordKind::kRest; })));
+  // A huge target length; a record count far larger than the patch.
   {
     auto bad = p.patch;
     store_le<uint64_t>(bad.data() + 88, ~uint64_t{0});
     EXPECT_TRUE(refused(bad));
-  }
-  // Payload size running past the end; overflowing offsets.
-  {
-    auto bad = p.patch;
-    DeltaRecord r = rec0;
-    r.payload_size = ~uint64_t{0} - 3;
-    encode_record(r, bad.data() + kDeltaHeaderSize);
-    EXPECT_TRUE(refused(bad));
-  }
-  // A record count far larger than the patch.
-  {
-    auto bad = p.patch;
+    bad = p.patch;
     store_le<uint32_t>(bad.data() + 96, kMaxDeltaRecords);
     EXPECT_TRUE(refused(bad));
   }
-  // Tensor record pointing outside the base, or with an overflowing target range.
+  // Overlong and overflowing varints.
   {
-    const size_t at = kDeltaHeaderSize + kDeltaRecordSize + rec0.payload_size;
-    auto r1 = *decode_record(ByteSpan(p.patch).subspan(at));
-    for (int variant = 0; variant < 3; ++variant) {
-      auto bad = p.patch;
-      DeltaRecord r = r1;
-      if (variant == 0) {
-        r.kind = RecordKind::kXor;
-        r.base_offset = p.base.size() - 4;
-      } else if (variant == 1) {
-        r.target_offset = ~uint64_t{0} - 8;
-      } else {
-        r.length = ~uint64_t{0};
-      }
-      encode_record(r, bad.data() + at);
-      EXPECT_TRUE(refused(bad)) << variant;
-    }
+    auto bad = p.patch;
+    bad.insert(bad.begin() + kDeltaHeaderSize + 1, 11, std::byte{0xff});
+    EXPECT_TRUE(refused(bad));
   }
   expect_no_output();
 }

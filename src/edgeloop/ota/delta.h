@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "edgeloop/base/bytes.h"
 #include "edgeloop/base/error.h"
@@ -14,7 +15,8 @@ namespace edgeloop::ota {
 inline constexpr char kDeltaMagic[8] = {'E', 'D', 'G', 'E', 'D', 'L', 'T', 'A'};
 inline constexpr uint32_t kDeltaFormatVersion = 1;
 inline constexpr size_t kDeltaHeaderSize = 104;
-inline constexpr size_t kDeltaRecordSize = 40;
+// A record is 2 to 41 bytes: a kind byte, then LEB128 varints (docs/delta.md).
+inline constexpr size_t kMaxDeltaRecordSize = 1 + 4 * 10;
 // More records than this is not a patch of any artifact we write (one per constant tensor + 1).
 inline constexpr uint32_t kMaxDeltaRecords = 1u << 20;
 
@@ -24,6 +26,7 @@ enum class RecordKind : uint8_t {
   kLiteral = 2,  // zstd(bytes)
   kXor = 3,      // zstd(planes(target ^ base[base_offset ...]))
   kSub = 4,      // zstd(planes(target - base[base_offset ...])), byte-wise mod 256 (int8 weights)
+  kCopy = 5,     // base[base_offset ...] unchanged; no payload
 };
 
 // Byte-plane transposition with stride s (1 = none): the delta d of n = length / s elements is
@@ -50,9 +53,12 @@ struct DeltaRecord {
 };
 
 void encode_header(const DeltaHeader& h, std::byte* out);  // kDeltaHeaderSize bytes
-void encode_record(const DeltaRecord& r, std::byte* out);  // kDeltaRecordSize bytes
-// Checks what a header or record can check alone (magic, version, reserved fields, kinds).
+// Appends a record. Tensor records store their target offset as the gap after `prev_end`, the
+// end of the previous tensor record (0 for the first).
+void encode_record(const DeltaRecord& r, uint64_t prev_end, std::vector<std::byte>& out);
+// Checks what a header or record can check alone (magic, version, reserved fields, kinds,
+// varints). decode_record reads at `pos` and advances it past the record (not its payload).
 Result<DeltaHeader> decode_header(ByteSpan bytes);
-Result<DeltaRecord> decode_record(ByteSpan bytes);
+Result<DeltaRecord> decode_record(ByteSpan bytes, size_t& pos, uint64_t prev_end);
 
 }  // namespace edgeloop::ota

@@ -56,13 +56,12 @@ Status decompress_exact(ZSTD_DCtx* dctx, std::byte* dst, uint64_t length, ByteSp
 // records in target order, disjoint, inside the target, reading inside the base.
 Result<std::vector<Entry>> parse_records(ByteSpan patch, const DeltaHeader& h, uint64_t base_size) {
   std::vector<Entry> entries;
-  entries.reserve(std::min<size_t>(h.record_count, (patch.size() - kDeltaHeaderSize) / kDeltaRecordSize));
+  entries.reserve(std::min<size_t>(h.record_count, (patch.size() - kDeltaHeaderSize) / 2));
   size_t pos = kDeltaHeaderSize;
   uint64_t covered = 0, next_free = 0;
   for (uint32_t i = 0; i < h.record_count; ++i) {
-    auto r = decode_record(patch.subspan(pos));
+    auto r = decode_record(patch, pos, next_free);
     if (!r) return std::unexpected(std::move(r).error().context(fmt::format("record {}", i)));
-    pos += kDeltaRecordSize;
     if (r->payload_size > patch.size() - pos)
       return make_error(ErrorCode::kCorrupt, "record {}: payload of {} bytes runs past the end of the patch", i, r->payload_size);
     const ByteSpan payload = patch.subspan(pos, r->payload_size);
@@ -80,6 +79,8 @@ Result<std::vector<Entry>> parse_records(ByteSpan patch, const DeltaHeader& h, u
       if (r->length % r->plane_stride != 0)
         return make_error(ErrorCode::kCorrupt, "record {}: {} bytes are not a whole number of {} byte elements", i, r->length,
                           r->plane_stride);
+      if (r->kind == RecordKind::kCopy && r->payload_size != 0)
+        return make_error(ErrorCode::kCorrupt, "record {}: a copy record with a payload", i);
       if (r->kind == RecordKind::kLiteral) {
         if (r->base_offset != 0) return make_error(ErrorCode::kCorrupt, "record {}: a literal record with a base offset", i);
       } else if (r->base_offset > base_size || r->length > base_size - r->base_offset) {
@@ -151,6 +152,10 @@ Result<ApplyStats> apply_delta(ByteSpan base, ByteSpan patch, const std::filesys
   for (size_t i = 1; i < entries.size(); ++i) {
     const DeltaRecord& r = entries[i].record;
     EL_CHECK(emit_rest_until(r.target_offset));
+    if (r.kind == RecordKind::kCopy) {  // straight from the mapped base
+      EL_CHECK(emit(base.subspan(r.base_offset, r.length)));
+      continue;
+    }
     stats.largest_record = std::max(stats.largest_record, r.length);
     EL_TRY(auto buf, allocate(r.length));
     EL_CHECK(decompress_exact(dctx.get(), buf.get(), r.length, entries[i].payload, {}, i));

@@ -63,6 +63,7 @@ Result<std::vector<std::byte>> compress(ZSTD_CCtx* cctx, ByteSpan src, int level
   };
   EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)));
   EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)));  // the target SHA-256 covers everything
+  EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0)));  // the record says the length
   if (!prefix.empty()) {
     // The window must reach from the end of the output back to the start of the prefix
     // (zstd --patch-from does the same); the applier decompresses in one shot, so the window
@@ -95,15 +96,18 @@ std::vector<std::byte> to_planes(const std::vector<std::byte>& d, uint8_t s) {
 Result<Delta> make_delta_with_stats(ByteSpan base, ByteSpan target, const DeltaOptions& options) {
   if (options.level < 1 || options.level > ZSTD_maxCLevel())
     return make_error(ErrorCode::kInvalidArgument, "zstd level {} is outside 1..{}", options.level, ZSTD_maxCLevel());
+  Delta delta;
   EL_TRY(std::vector<Segment> base_segments, segments_of(base, "base"));
-  EL_TRY(std::vector<Segment> target_segments, segments_of(target, "target"));
+  EL_TRY(std::vector<Segment> all_target_segments, segments_of(target, "target"));
+  std::vector<Segment> target_segments;
+  for (Segment& s : all_target_segments)
+    if (s.length >= std::max<uint64_t>(options.min_record_bytes, 1)) target_segments.push_back(std::move(s));
+    else ++delta.stats.small_tensors;
   std::map<std::string, const Segment*, std::less<>> base_by_name;
   for (const Segment& s : base_segments) base_by_name.emplace(s.name, &s);
 
   Cctx cctx(ZSTD_createCCtx());
   if (!cctx) return make_error(ErrorCode::kInternal, "zstd: cannot create a compression context");
-
-  Delta delta;
   DeltaStats& st = delta.stats;
   st.base_bytes = base.size();
   st.target_bytes = target.size();
@@ -131,10 +135,24 @@ Result<Delta> make_delta_with_stats(ByteSpan base, ByteSpan target, const DeltaO
     st.largest_tensor = std::max(st.largest_tensor, s.length);
     auto it = base_by_name.find(s.name);
     const bool matched = it != base_by_name.end() && it->second->length == s.length;
+    if (matched && std::equal(t.begin(), t.end(), base.begin() + static_cast<ptrdiff_t>(it->second->offset))) {
+      ++st.copied_tensors;
+      st.copied_raw += s.length;
+      records.emplace_back(DeltaRecord{RecordKind::kCopy, 1, s.offset, s.length, it->second->offset, 0}, std::vector<std::byte>{});
+      continue;
+    }
     std::vector<std::byte> best;
     DeltaRecord best_record{RecordKind::kLiteral, 1, s.offset, s.length, 0, 0};
     auto consider = [&](RecordKind kind, uint8_t stride, uint64_t base_offset, const std::vector<std::byte>& data) -> Status {
-      EL_TRY(auto payload, compress(cctx.get(), to_planes(data, stride), options.level));
+      // One zstd frame per plane: each gets its own entropy tables and block boundaries (the
+      // applier decodes concatenated frames as one payload).
+      const std::vector<std::byte> planes = to_planes(data, stride);
+      std::vector<std::byte> payload;
+      const size_t plane = planes.size() / stride;
+      for (size_t p = 0; p < stride; ++p) {
+        EL_TRY(auto frame, compress(cctx.get(), ByteSpan(planes).subspan(p * plane, plane), options.level));
+        payload.insert(payload.end(), frame.begin(), frame.end());
+      }
       if (best.empty() || payload.size() < best.size()) {
         best = std::move(payload);
         best_record = {kind, stride, s.offset, s.length, base_offset, 0};
@@ -150,10 +168,10 @@ Result<Delta> make_delta_with_stats(ByteSpan base, ByteSpan target, const DeltaO
       for (size_t i = 0; i < s.length; ++i) d[i] = t[i] ^ b[i];
       EL_CHECK(consider(RecordKind::kXor, 1, it->second->offset, d));
       if (stride > 1) EL_CHECK(consider(RecordKind::kXor, stride, it->second->offset, d));
-      if (options.arithmetic && s.stride == 1) {
+      if (options.arithmetic) {
         for (size_t i = 0; i < s.length; ++i)
           d[i] = static_cast<std::byte>(static_cast<uint8_t>(static_cast<uint8_t>(t[i]) - static_cast<uint8_t>(b[i])));
-        EL_CHECK(consider(RecordKind::kSub, 1, it->second->offset, d));
+        EL_CHECK(consider(RecordKind::kSub, stride, it->second->offset, d));
       }
     }
     best_record.payload_size = best.size();
@@ -176,19 +194,18 @@ Result<Delta> make_delta_with_stats(ByteSpan base, ByteSpan target, const DeltaO
   h.base_length = base.size();
   h.target_length = target.size();
   h.record_count = static_cast<uint32_t>(records.size());
-  size_t total = kDeltaHeaderSize;
-  for (const auto& [r, payload] : records) total += kDeltaRecordSize + payload.size();
   std::vector<std::byte>& out = delta.patch;
-  out.resize(total);
+  out.resize(kDeltaHeaderSize);
   encode_header(h, out.data());
-  size_t pos = kDeltaHeaderSize;
+  uint64_t prev_end = 0, framing = kDeltaHeaderSize;
   for (const auto& [r, payload] : records) {
-    encode_record(r, out.data() + pos);
-    pos += kDeltaRecordSize;
-    std::copy(payload.begin(), payload.end(), out.begin() + static_cast<ptrdiff_t>(pos));
-    pos += payload.size();
+    const size_t before = out.size();
+    encode_record(r, prev_end, out);
+    framing += out.size() - before;
+    if (r.kind != RecordKind::kRest) prev_end = r.target_offset + r.length;
+    out.insert(out.end(), payload.begin(), payload.end());
   }
-  st.header_bytes = kDeltaHeaderSize + records.size() * kDeltaRecordSize;
+  st.header_bytes = framing;
   st.patch_bytes = out.size();
   return delta;
 }
