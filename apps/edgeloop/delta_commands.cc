@@ -23,6 +23,7 @@ double percent(uint64_t part, uint64_t whole) { return whole == 0 ? 0.0 : 100.0 
 struct MakeArgs {
   std::string base, target, out;
   int level = 19;
+  uint64_t min_record_bytes = 256;
   bool no_planes = false, json = false;
 };
 
@@ -32,6 +33,7 @@ void run_make(const MakeArgs& a) {
   ota::DeltaOptions options;
   options.level = a.level;
   options.byte_planes = !a.no_planes;
+  options.min_record_bytes = a.min_record_bytes;
   const auto start = std::chrono::steady_clock::now();
   ota::Delta d = unwrap(ota::make_delta_with_stats(base.span(), target.span(), options));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -119,6 +121,8 @@ void add_delta_commands(CLI::App& app) {
   make->add_option("target", ma->target, "the artifact it should get")->required();
   make->add_option("-o,--output", ma->out, "the patch file to write")->required();
   make->add_option("--level", ma->level, "zstd level (default 19)")->check(CLI::Range(1, 22));
+  make->add_option("--min-record-bytes", ma->min_record_bytes,
+                   "tensors shorter than this go into the rest, compressed against the whole base (default 256)");
   make->add_flag("--no-byte-planes", ma->no_planes, "do not try byte-plane transposition of tensor deltas");
   make->add_flag("--json", ma->json, "print sizes and the per-section breakdown as JSON");
   make->callback([ma] { run_make(*ma); });

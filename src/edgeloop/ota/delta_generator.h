@@ -16,7 +16,7 @@ struct DeltaOptions {
   bool arithmetic = true;    // for 1-byte dtypes also try target - base (mod 256); keep the smaller
   // Tensors shorter than this stay in the rest, compressed against the whole base: a record and
   // a zstd frame of their own cost more than they save. The applier holds the rest in memory.
-  uint64_t min_record_bytes = 4096;
+  uint64_t min_record_bytes = 256;
 };
 
 // What went into a patch, by section (for `edgeloop delta make`).
