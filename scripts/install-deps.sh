@@ -20,7 +20,7 @@ build_pkgs=(
 )
 fuzz_pkgs=(clang-16 libclang-rt-16-dev)
 model_pkgs=(python3 python3-torch python3-torchvision python3-onnx python3-numpy)
-bench_pkgs=(nodejs npm)
+bench_pkgs=(nodejs npm zstd bsdiff)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

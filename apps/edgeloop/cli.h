@@ -47,5 +47,6 @@ void add_bench_command(CLI::App& app);
 void add_keys_commands(CLI::App& app);
 void add_repo_commands(CLI::App& app);
 void add_device_commands(CLI::App& app);
+void add_delta_commands(CLI::App& app);
 
 }  // namespace edgeloop::cli

@@ -88,5 +88,44 @@ TEST(Hash, Sha256OfAbcMatchesTheStandardVector) {
   EXPECT_EQ(to_hex(sha256(as_bytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(Hash, Sha256HasherInPiecesEqualsOneShot) {
+  const std::string text = "the quick brown fox jumps over the lazy dog, in pieces of any size";
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{13}, text.size()}) {
+    Sha256Hasher h;
+    h.update(as_bytes(std::string_view(text).substr(0, cut)));
+    h.update(as_bytes(std::string_view(text).substr(cut)));
+    EXPECT_EQ(h.finish(), sha256(as_bytes(text))) << cut;
+  }
+}
+
+TEST(File, DurableFileWriterCommitsAtomicallyAndCleansUpWhenAbandoned) {
+  auto dir = temp_dir() / "writer";
+  std::filesystem::create_directories(dir);
+  auto path = dir / "model.edge";
+  ASSERT_TRUE(write_file_durable(path, as_bytes("old")));
+  {
+    auto w = DurableFileWriter::create(path);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(as_bytes("new ")));
+    ASSERT_TRUE(w->write(as_bytes("content")));
+    EXPECT_EQ(w->bytes_written(), 11u);
+    EXPECT_EQ(as_chars(*read_file(path)), "old");  // nothing visible before commit
+    ASSERT_TRUE(w->commit());
+    EXPECT_FALSE(w->write(as_bytes("more")));  // spent
+  }
+  EXPECT_EQ(as_chars(*read_file(path)), "new content");
+  {
+    auto w = DurableFileWriter::create(path);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->write(as_bytes("abandoned")));
+  }  // destroyed without commit
+  EXPECT_EQ(as_chars(*read_file(path)), "new content");
+  int files = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);
+  EXPECT_FALSE(DurableFileWriter::create(dir / "no-such-folder" / "x"));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace edgeloop

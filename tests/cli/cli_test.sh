@@ -333,6 +333,28 @@ check "the refused update changes no trusted state" cmp -s "$work/dev_before.txt
 "$edgeloop" device check --help > "$work/dev_help.txt" 2>&1
 check "device check --help explains provisioning" grep -q -- "--root" "$work/dev_help.txt"
 
+# delta make / apply: a round trip, a wrong base refused with no output, a wrong expected hash refused
+"$edgeloop" model import "$onnx" -o "$work/d_base.edge" --version 1 > /dev/null 2>&1
+"$edgeloop" model import "$onnx" -o "$work/d_target.edge" --version 2 > /dev/null 2>&1
+"$edgeloop" delta make "$work/d_base.edge" "$work/d_target.edge" -o "$work/d.patch" --level 3 > "$work/delta_make.txt" 2>&1
+check "delta make succeeds" test $? -eq 0
+check "delta make prints the sizes by section" grep -q "rest (header, graph, padding" "$work/delta_make.txt"
+check "a version bump is a tiny patch" test "$(stat -c %s "$work/d.patch")" -lt 4096
+"$edgeloop" delta make "$work/d_base.edge" "$work/d_target.edge" -o "$work/d2.patch" --level 3 --json > "$work/delta_make.json"
+check "delta make --json has the breakdown" grep -q '"literal_tensors"' "$work/delta_make.json"
+target_sha=$(sha256sum "$work/d_target.edge" | cut -d' ' -f1)
+"$edgeloop" delta apply "$work/d_base.edge" "$work/d.patch" -o "$work/d_out.edge" --expect-sha256 "$target_sha" --json > "$work/delta_apply.json" 2>&1
+check "delta apply succeeds" test $? -eq 0
+check "delta apply rebuilds the target" cmp -s "$work/d_out.edge" "$work/d_target.edge"
+check "delta apply --json reports memory" grep -q '"peak_buffer_bytes"' "$work/delta_apply.json"
+"$edgeloop" delta apply "$work/d_target.edge" "$work/d.patch" -o "$work/d_bad.edge" > "$work/delta_wrong_base.txt" 2>&1
+check "delta apply refuses a wrong base" test $? -ne 0
+check "the refusal says which base the patch needs" grep -q "made for base" "$work/delta_wrong_base.txt"
+check "a refused apply writes no file" test ! -e "$work/d_bad.edge"
+"$edgeloop" delta apply "$work/d_base.edge" "$work/d.patch" -o "$work/d_bad.edge" --expect-sha256 "$(printf '0%.0s' {1..64})" > "$work/delta_wrong_hash.txt" 2>&1
+check "delta apply refuses a patch for another target" test $? -ne 0
+check "a refused apply leaves no temporary file" test -z "$(ls -A "$work" | grep 'd_bad')"
+
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0
 "$edgeloop" model > /dev/null 2>&1

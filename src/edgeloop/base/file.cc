@@ -133,4 +133,69 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode
   return ok();
 }
 
+Result<DurableFileWriter> DurableFileWriter::create(const std::filesystem::path& path, mode_t mode) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  UniqueFd fd(::mkstemp(tmpl.data()));
+  if (fd.get() < 0) return io_error("cannot create a temporary file in", dir);
+  std::filesystem::path tmp = tmpl;
+  if (::fchmod(fd.get(), mode) != 0) {
+    auto e = io_error("cannot chmod", tmp);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  return DurableFileWriter(path, std::move(tmp), std::move(fd));
+}
+
+DurableFileWriter::DurableFileWriter(DurableFileWriter&& other) noexcept
+    : path_(std::move(other.path_)), tmp_(std::move(other.tmp_)), fd_(std::move(other.fd_)), written_(other.written_),
+      done_(other.done_) {
+  other.done_ = true;  // the moved-from writer owns no temporary file
+}
+
+DurableFileWriter::~DurableFileWriter() { discard(); }
+
+void DurableFileWriter::discard() {
+  if (done_) return;
+  done_ = true;
+  fd_ = UniqueFd();
+  ::unlink(tmp_.c_str());
+}
+
+Status DurableFileWriter::write(ByteSpan data) {
+  if (done_) return make_error(ErrorCode::kFailedPrecondition, "{} was already committed or abandoned", path_.string());
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd_.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto e = io_error("cannot write", tmp_);
+      discard();
+      return e;
+    }
+    done += static_cast<size_t>(n);
+  }
+  written_ += data.size();
+  return ok();
+}
+
+Status DurableFileWriter::commit() {
+  if (done_) return make_error(ErrorCode::kFailedPrecondition, "{} was already committed or abandoned", path_.string());
+  auto fail = [&](std::string_view what) {
+    auto e = io_error(what, tmp_);
+    discard();
+    return e;
+  };
+  if (::fsync(fd_.get()) != 0) return fail("cannot fsync");
+  if (::close(fd_.release()) != 0) return fail("cannot close");
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) return fail("cannot rename");
+  done_ = true;
+  std::filesystem::path dir = path_.parent_path();
+  if (dir.empty()) dir = ".";
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
+  return ok();
+}
+
 }  // namespace edgeloop

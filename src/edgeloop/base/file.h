@@ -59,4 +59,30 @@ using CrashHook = std::function<void(std::string_view step, const std::filesyste
 Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode_t mode = 0644,
                           IfExists if_exists = IfExists::kReplace, const CrashHook& crash_hook = {});
 
+// write_file_durable for data that arrives in pieces: bytes go to a temporary file beside
+// `path`; commit() fsyncs it, renames it over `path` and fsyncs the folder. Destroyed (or
+// abandoned after an error) before commit(), it removes the temporary file: `path` is untouched.
+class DurableFileWriter {
+ public:
+  static Result<DurableFileWriter> create(const std::filesystem::path& path, mode_t mode = 0644);
+  DurableFileWriter(DurableFileWriter&& other) noexcept;
+  DurableFileWriter& operator=(DurableFileWriter&&) = delete;
+  DurableFileWriter(const DurableFileWriter&) = delete;
+  DurableFileWriter& operator=(const DurableFileWriter&) = delete;
+  ~DurableFileWriter();
+
+  Status write(ByteSpan data);
+  Status commit();
+  uint64_t bytes_written() const { return written_; }
+
+ private:
+  DurableFileWriter(std::filesystem::path path, std::filesystem::path tmp, UniqueFd fd)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  void discard();
+  std::filesystem::path path_, tmp_;
+  UniqueFd fd_;
+  uint64_t written_ = 0;
+  bool done_ = false;
+};
+
 }  // namespace edgeloop

@@ -11,6 +11,21 @@ Sha256 sha256(ByteSpan data) {
   return out;
 }
 
+static_assert(sizeof(crypto_hash_sha256_state) <= 128, "Sha256Hasher::state_ is too small");
+
+Sha256Hasher::Sha256Hasher() { crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_)); }
+
+void Sha256Hasher::update(ByteSpan data) {
+  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_),
+                            reinterpret_cast<const unsigned char*>(data.data()), data.size());
+}
+
+Sha256 Sha256Hasher::finish() {
+  Sha256 out;
+  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
 std::string to_hex(ByteSpan data) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;
