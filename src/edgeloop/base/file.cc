@@ -81,75 +81,33 @@ Result<SharedBytes> map_file(const std::filesystem::path& path) {
 
 Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode_t mode, IfExists if_exists,
                           const CrashHook& crash_hook) {
-  auto step = [&](std::string_view name, const std::filesystem::path& file) {
-    if (crash_hook) crash_hook(name, file);
-  };
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
-  // mkstemp creates the file 0600; it gets its final mode before it holds any data.
-  UniqueFd fd(::mkstemp(tmpl.data()));
-  if (fd.get() < 0) return io_error("cannot create a temporary file in", dir);
-  std::filesystem::path tmp = tmpl;
-  auto fail = [&](std::string_view what) {
-    auto e = io_error(what, tmp);
-    ::unlink(tmp.c_str());
-    return e;
-  };
-  if (::fchmod(fd.get(), mode) != 0) return fail("cannot chmod");
-  step("write", tmp);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    done += static_cast<size_t>(n);
-  }
-  step("fsync", tmp);
-  if (::fsync(fd.get()) != 0) return fail("cannot fsync");
-  if (::close(fd.release()) != 0) return fail("cannot close");
-  step("rename", tmp);
-  if (if_exists == IfExists::kReplace) {
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
-  } else {
-    // The kernel decides "exists?" and "put it there" in one step. Filesystems without
-    // RENAME_NOREPLACE get link(), which fails the same way on an existing name.
-    int r = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
-    if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
-      r = ::link(tmp.c_str(), path.c_str());
-      if (r == 0) ::unlink(tmp.c_str());
-    }
-    if (r != 0) {
-      if (errno == EEXIST) {
-        ::unlink(tmp.c_str());
-        return make_error(ErrorCode::kFailedPrecondition, "{} already exists; not replacing it", path.string());
-      }
-      return fail("cannot rename");
-    }
-  }
-  step("fsync-dir", dir);
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
-  return ok();
+  EL_TRY(DurableFileWriter writer, DurableFileWriter::create(path, mode, crash_hook));
+  EL_CHECK(writer.write(data));
+  return writer.commit(if_exists);
 }
 
-Result<DurableFileWriter> DurableFileWriter::create(const std::filesystem::path& path, mode_t mode) {
+Result<DurableFileWriter> DurableFileWriter::create(const std::filesystem::path& path, mode_t mode, CrashHook crash_hook) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
   UniqueFd fd(::mkstemp(tmpl.data()));
   if (fd.get() < 0) return io_error("cannot create a temporary file in", dir);
   std::filesystem::path tmp = tmpl;
+  // mkstemp creates the file 0600; it gets its final mode before it holds any data.
   if (::fchmod(fd.get(), mode) != 0) {
     auto e = io_error("cannot chmod", tmp);
     ::unlink(tmp.c_str());
     return e;
   }
-  return DurableFileWriter(path, std::move(tmp), std::move(fd));
+  return DurableFileWriter(path, std::move(tmp), std::move(fd), std::move(crash_hook));
 }
 
 DurableFileWriter::DurableFileWriter(DurableFileWriter&& other) noexcept
-    : path_(std::move(other.path_)), tmp_(std::move(other.tmp_)), fd_(std::move(other.fd_)), written_(other.written_),
+    : path_(std::move(other.path_)),
+      tmp_(std::move(other.tmp_)),
+      fd_(std::move(other.fd_)),
+      crash_hook_(std::move(other.crash_hook_)),
+      written_(other.written_),
       done_(other.done_) {
   other.done_ = true;  // the moved-from writer owns no temporary file
 }
@@ -165,6 +123,7 @@ void DurableFileWriter::discard() {
 
 Status DurableFileWriter::write(ByteSpan data) {
   if (done_) return make_error(ErrorCode::kFailedPrecondition, "{} was already committed or abandoned", path_.string());
+  step("write", tmp_);
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd_.get(), data.data() + done, data.size() - done);
@@ -180,19 +139,39 @@ Status DurableFileWriter::write(ByteSpan data) {
   return ok();
 }
 
-Status DurableFileWriter::commit() {
+Status DurableFileWriter::commit(IfExists if_exists) {
   if (done_) return make_error(ErrorCode::kFailedPrecondition, "{} was already committed or abandoned", path_.string());
   auto fail = [&](std::string_view what) {
     auto e = io_error(what, tmp_);
     discard();
     return e;
   };
+  step("fsync", tmp_);
   if (::fsync(fd_.get()) != 0) return fail("cannot fsync");
   if (::close(fd_.release()) != 0) return fail("cannot close");
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) return fail("cannot rename");
+  step("rename", tmp_);
+  if (if_exists == IfExists::kReplace) {
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) return fail("cannot rename");
+  } else {
+    // The kernel decides "exists?" and "put it there" in one step. Filesystems without
+    // RENAME_NOREPLACE get link(), which fails the same way on an existing name.
+    int r = ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE);
+    if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      r = ::link(tmp_.c_str(), path_.c_str());
+      if (r == 0) ::unlink(tmp_.c_str());
+    }
+    if (r != 0) {
+      if (errno == EEXIST) {
+        discard();
+        return make_error(ErrorCode::kFailedPrecondition, "{} already exists; not replacing it", path_.string());
+      }
+      return fail("cannot rename");
+    }
+  }
   done_ = true;
   std::filesystem::path dir = path_.parent_path();
   if (dir.empty()) dir = ".";
+  step("fsync-dir", dir);
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
   return ok();

@@ -60,11 +60,14 @@ Status write_file_durable(const std::filesystem::path& path, ByteSpan data, mode
                           IfExists if_exists = IfExists::kReplace, const CrashHook& crash_hook = {});
 
 // write_file_durable for data that arrives in pieces: bytes go to a temporary file beside
-// `path`; commit() fsyncs it, renames it over `path` and fsyncs the folder. Destroyed (or
-// abandoned after an error) before commit(), it removes the temporary file: `path` is untouched.
+// `path` (created with `mode` before any byte is written); commit() fsyncs it, renames it over
+// `path` (or, with IfExists::kFail, refuses an existing one atomically) and fsyncs the folder.
+// Destroyed (or abandoned after an error) before commit(), it removes the temporary file:
+// `path` is untouched. `crash_hook` runs before every durable step ("write" per write() call,
+// "fsync", "rename", "fsync-dir").
 class DurableFileWriter {
  public:
-  static Result<DurableFileWriter> create(const std::filesystem::path& path, mode_t mode = 0644);
+  static Result<DurableFileWriter> create(const std::filesystem::path& path, mode_t mode = 0644, CrashHook crash_hook = {});
   DurableFileWriter(DurableFileWriter&& other) noexcept;
   DurableFileWriter& operator=(DurableFileWriter&&) = delete;
   DurableFileWriter(const DurableFileWriter&) = delete;
@@ -72,15 +75,19 @@ class DurableFileWriter {
   ~DurableFileWriter();
 
   Status write(ByteSpan data);
-  Status commit();
+  Status commit(IfExists if_exists = IfExists::kReplace);
   uint64_t bytes_written() const { return written_; }
 
  private:
-  DurableFileWriter(std::filesystem::path path, std::filesystem::path tmp, UniqueFd fd)
-      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  DurableFileWriter(std::filesystem::path path, std::filesystem::path tmp, UniqueFd fd, CrashHook crash_hook)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)), crash_hook_(std::move(crash_hook)) {}
   void discard();
+  void step(std::string_view name, const std::filesystem::path& file) const {
+    if (crash_hook_) crash_hook_(name, file);
+  }
   std::filesystem::path path_, tmp_;
   UniqueFd fd_;
+  CrashHook crash_hook_;
   uint64_t written_ = 0;
   bool done_ = false;
 };
