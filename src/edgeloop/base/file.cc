@@ -172,6 +172,10 @@ Status DurableFileWriter::commit(IfExists if_exists) {
   std::filesystem::path dir = path_.parent_path();
   if (dir.empty()) dir = ".";
   step("fsync-dir", dir);
+  return fsync_folder(dir);
+}
+
+Status fsync_folder(const std::filesystem::path& dir) {
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);
   return ok();

@@ -34,6 +34,9 @@ class UniqueFd {
   int fd_;
 };
 
+// fsyncs a folder, so that a file created, renamed or removed in it stays so after a crash.
+Status fsync_folder(const std::filesystem::path& dir);
+
 // Reads a whole file; refuses files larger than `max_bytes`.
 Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size_t max_bytes = size_t{1} << 32);
 

@@ -24,5 +24,7 @@ class Sha256Hasher {
 };
 std::string to_hex(ByteSpan data);
 inline std::string to_hex(const Sha256& h) { return to_hex(ByteSpan(h)); }
+// Lowercase hex SHA-256 of `data`: how repository metadata names a file's hash.
+inline std::string sha256_hex(ByteSpan data) { return to_hex(sha256(data)); }
 
 }  // namespace edgeloop

@@ -30,7 +30,6 @@ size_t cap_of(Role role) {
   return 0;
 }
 
-std::string sha256_hex(ByteSpan bytes) { return to_hex(sha256(bytes)); }
 
 // A transport's error with the repository and the file in front; its code is kept (kIo,
 // kNotFound, kOutOfRange) so a caller can tell "offline" from "hostile".
@@ -94,15 +93,7 @@ Status remove_durable(const fs::path& path) {
     if (errno == ENOENT) return ok();
     return make_error(ErrorCode::kIo, "cannot remove {}: {}", path.string(), std::strerror(errno));
   }
-  int fd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return make_error(ErrorCode::kIo, "cannot open {}: {}", path.parent_path().string(), std::strerror(errno));
-  int rc = ::fsync(fd);
-  int saved = errno;
-  ::close(fd);
-  if (rc != 0)
-    return make_error(ErrorCode::kIo, "cannot fsync {}: {}", path.parent_path().string(), std::strerror(saved));
-  return ok();
+  return fsync_folder(path.parent_path());
 }
 
 // Loads one trusted file written by provision/update, re-verified against `root`.

@@ -24,13 +24,8 @@ std::unexpected<Error> io_error(std::string_view what, const fs::path& path, int
   return make_error(ErrorCode::kIo, "{} {}: {}", what, path.string(), std::strerror(err));
 }
 
-Status fsync_folder_of(const fs::path& path) {
-  fs::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir, errno);
-  return ok();
-}
+// The folder `path` is in ("." for a bare name).
+fs::path folder_of(const fs::path& path) { return path.has_parent_path() ? path.parent_path() : fs::path("."); }
 
 // DEST.partial, opened for appending and locked, so two downloads of one file cannot interleave.
 class PartialFile {
@@ -53,7 +48,7 @@ class PartialFile {
     if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path, errno);
     if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "{} is not a regular file", path.string());
     // The name must survive a crash for the bytes behind it to be found again.
-    if (created) EL_CHECK(fsync_folder_of(path));
+    if (created) EL_CHECK(fsync_folder(folder_of(path)));
     return PartialFile(path, std::move(fd), static_cast<uint64_t>(st.st_size), fsync_bytes);
   }
 
@@ -241,7 +236,7 @@ Result<DownloadReport> Downloader::download(Transport& transport, std::string_vi
 
   file.close();
   if (::rename(partial_path(dest).c_str(), dest.c_str()) != 0) return fail(io_error("cannot rename to", dest, errno).error());
-  if (auto s = fsync_folder_of(dest); !s) return fail(std::move(s).error());
+  if (auto s = fsync_folder(folder_of(dest)); !s) return fail(std::move(s).error());
   return report;
 }
 

@@ -45,15 +45,6 @@ std::unexpected<Error> fs_error(std::string_view what, const fs::path& path, con
   return make_error(ErrorCode::kIo, "{} {}: {}", what, path.string(), ec.message());
 }
 
-Status fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return make_error(ErrorCode::kIo, "cannot open folder {}: {}", dir.string(), std::strerror(errno));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return make_error(ErrorCode::kIo, "cannot fsync folder {}: {}", dir.string(), std::strerror(errno));
-  return ok();
-}
-
 // A folder only its owner can enter (keys).
 Status make_private_dir(const fs::path& dir) {
   std::error_code ec;
@@ -68,8 +59,8 @@ Status durable_rename(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::rename(from, to, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot rename {} to {}: {}", from.string(), to.string(), ec.message());
-  EL_CHECK(fsync_dir(to.parent_path()));
-  if (from.parent_path() != to.parent_path()) EL_CHECK(fsync_dir(from.parent_path()));
+  EL_CHECK(fsync_folder(to.parent_path()));
+  if (from.parent_path() != to.parent_path()) EL_CHECK(fsync_folder(from.parent_path()));
   return ok();
 }
 
@@ -79,7 +70,6 @@ bool empty_or_missing(const fs::path& dir) {
   return fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
 }
 
-std::string sha256_hex(ByteSpan data) { return to_hex(sha256(data)); }
 
 // Prefixes an error with where it happened (g++ 12's std::expected has no monadic operations).
 template <class T>
