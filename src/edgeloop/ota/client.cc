@@ -74,19 +74,6 @@ std::set<std::string> keyids_of(const RootMeta& root, Role role) {
   return {it->second.keyids.begin(), it->second.keyids.end()};
 }
 
-// Checks that `bytes` are the file `meta` describes (length and SHA-256).
-Status check_meta_file(std::string_view file, Role role, ByteSpan bytes, const MetaFile& meta,
-                       std::string_view described_by) {
-  if (bytes.size() != meta.length)
-    return corrupt(file, fmt::format("{} is {} bytes but {} says {} (mix-and-match or a tampered file)",
-                                     role_name(role), bytes.size(), described_by, meta.length));
-  std::string hash = sha256_hex(bytes);
-  if (hash != meta.sha256)
-    return corrupt(file, fmt::format("{} has SHA-256 {} but {} says {} (mix-and-match or a tampered file)",
-                                     role_name(role), hash, described_by, meta.sha256));
-  return ok();
-}
-
 // Removes `path` (if present) so that it stays removed after a crash: unlink, then fsync the folder.
 Status remove_durable(const fs::path& path) {
   if (::unlink(path.c_str()) != 0) {

@@ -514,6 +514,17 @@ Status verify_threshold(const RootMeta& root, Role role, std::string_view canoni
   return ok();
 }
 
+Status check_meta_file(std::string_view file, Role role, ByteSpan bytes, const MetaFile& meta, std::string_view described_by) {
+  if (bytes.size() != meta.length)
+    return make_error(ErrorCode::kCorrupt, "{}: {} is {} bytes but {} says {} (mix-and-match or a tampered file)", file,
+                      role_name(role), bytes.size(), described_by, meta.length);
+  std::string hash = sha256_hex(bytes);
+  if (hash != meta.sha256)
+    return make_error(ErrorCode::kCorrupt, "{}: {} has SHA-256 {} but {} says {} (mix-and-match or a tampered file)", file,
+                      role_name(role), hash, described_by, meta.sha256);
+  return ok();
+}
+
 // ---- rollout against targets ----
 
 Status check_rollout(const RolloutMeta& rollout, const TargetsMeta& targets, const RolloutMeta* previous) {

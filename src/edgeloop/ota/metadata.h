@@ -142,6 +142,10 @@ std::vector<std::byte> sign_file(std::string_view canonical_signed, std::span<co
 Status verify_threshold(const RootMeta& root, Role role, std::string_view canonical,
                         std::span<const SignatureEntry> signatures);
 
+// Checks that `bytes` are the file `meta` describes (its length and SHA-256), as listed by
+// `described_by` ("timestamp v7"); kCorrupt naming `file` and `role` otherwise.
+Status check_meta_file(std::string_view file, Role role, ByteSpan bytes, const MetaFile& meta, std::string_view described_by);
+
 // "2026-11-22T10:00:00Z" <-> Unix seconds (UTC only; anything else is an error).
 std::string format_time(int64_t unix_seconds);
 Result<int64_t> parse_time(std::string_view text);

@@ -183,20 +183,13 @@ Status verify_current(State& s, Role role, const std::string& canonical_signed, 
       fmt::format("{} does not verify against root v{}", path.string(), s.root().version)));
 }
 
-Status check_meta_file(const MetaFile& expected, ByteSpan bytes, const fs::path& path) {
-  if (bytes.size() != expected.length || sha256_hex(bytes) != expected.sha256)
-    return make_error(ErrorCode::kCorrupt, "{} ({} bytes) does not match the length {} and hash the newer metadata lists for it",
-                      path.string(), bytes.size(), expected.length);
-  return ok();
-}
-
 // A versioned role file as its parent lists it: that version's file, its length and hash, its
 // own version, its signatures.
 template <class Meta>
 Result<Loaded<Meta>> read_listed(State& s, const fs::path& meta_dir, const MetaFile& listed, Role role, Parser<Meta> parse) {
   const fs::path path = meta_dir / versioned_name(listed.version, role);
   EL_TRY(Loaded<Meta> loaded, read_role<Meta>(path, role, parse));
-  EL_CHECK(check_meta_file(listed, loaded.bytes, path));
+  EL_CHECK(check_meta_file(path.string(), role, loaded.bytes, listed, "the newer metadata"));
   if (loaded.meta.meta.version != listed.version)
     return make_error(ErrorCode::kCorrupt, "{} has version {}", path.string(), loaded.meta.meta.version);
   EL_CHECK(verify_current(s, role, loaded.meta.canonical, loaded.meta.signatures, path));
