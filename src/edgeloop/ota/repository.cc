@@ -410,36 +410,34 @@ Result<Prepared> prepare(const State& s, const Change& change, Keys& keys, const
   // The rollout must stay valid against the targets it will be served with, and no floor may fall.
   EL_CHECK(check_rollout(rollout, targets, &old_rollout));
 
+  // A new version of a versioned role: bumped, fresh expiry, signed and checked, queued for writing.
+  auto sign_versioned = [&]<class Meta>(Meta& meta, int64_t current, Role role, int64_t lifetime,
+                                        Parser<Meta> parse) -> Result<MetaFile> {
+    meta.version = s.next_version(role, current);
+    meta.expires = now + lifetime;
+    EL_TRY(const crypto::KeyPair* key, keys.get(root, role));
+    EL_TRY(auto bytes, sign_and_check<Meta>(meta, role, {key}, {&root}, parse));
+    MetaFile file = meta_file(meta.version, bytes);
+    p.outputs.push_back({meta_dir / versioned_name(meta.version, role), std::move(bytes)});
+    return file;
+  };
+
   MetaFile targets_file = s.snapshot.meta.meta.targets;
   if (new_targets) {
-    targets.version = s.next_version(Role::kTargets, old_targets.version);
-    targets.expires = now + o.expiry.targets;
-    EL_TRY(const crypto::KeyPair* key, keys.get(root, Role::kTargets));
-    EL_TRY(auto bytes, sign_and_check<TargetsMeta>(targets, Role::kTargets, {key}, {&root}, &parse_targets));
-    targets_file = meta_file(targets.version, bytes);
-    p.outputs.push_back({meta_dir / versioned_name(targets.version, Role::kTargets), std::move(bytes)});
+    EL_TRY(targets_file, sign_versioned(targets, old_targets.version, Role::kTargets, o.expiry.targets, &parse_targets));
     p.published.targets = targets.version;
   }
   MetaFile rollout_file = s.snapshot.meta.meta.rollout;
   if (new_rollout) {
-    rollout.version = s.next_version(Role::kRollout, old_rollout.version);
-    rollout.expires = now + o.expiry.rollout;
-    EL_TRY(const crypto::KeyPair* key, keys.get(root, Role::kRollout));
-    EL_TRY(auto bytes, sign_and_check<RolloutMeta>(rollout, Role::kRollout, {key}, {&root}, &parse_rollout));
-    rollout_file = meta_file(rollout.version, bytes);
-    p.outputs.push_back({meta_dir / versioned_name(rollout.version, Role::kRollout), std::move(bytes)});
+    EL_TRY(rollout_file, sign_versioned(rollout, old_rollout.version, Role::kRollout, o.expiry.rollout, &parse_rollout));
     p.published.rollout = rollout.version;
   }
 
   SnapshotMeta snapshot;
-  snapshot.version = s.next_version(Role::kSnapshot, s.snapshot.meta.meta.version);
-  snapshot.expires = now + o.expiry.snapshot;
   snapshot.targets = targets_file;
   snapshot.rollout = rollout_file;
-  EL_TRY(const crypto::KeyPair* snapshot_key, keys.get(root, Role::kSnapshot));
-  EL_TRY(auto snapshot_bytes, sign_and_check<SnapshotMeta>(snapshot, Role::kSnapshot, {snapshot_key}, {&root}, &parse_snapshot));
-  const MetaFile snapshot_file = meta_file(snapshot.version, snapshot_bytes);
-  p.outputs.push_back({meta_dir / versioned_name(snapshot.version, Role::kSnapshot), std::move(snapshot_bytes)});
+  EL_TRY(const MetaFile snapshot_file,
+         sign_versioned(snapshot, s.snapshot.meta.meta.version, Role::kSnapshot, o.expiry.snapshot, &parse_snapshot));
   p.published.snapshot = snapshot.version;
 
   TimestampMeta timestamp;
