@@ -8,6 +8,7 @@
 #include "edgeloop/ota/client.h"
 #include "edgeloop/ota/installer.h"
 #include "edgeloop/ota/slot_store.h"
+#include "edgeloop/ota/updater.h"
 
 namespace edgeloop::cli {
 namespace {
@@ -165,7 +166,16 @@ void print_state(const ota::SlotState& s) {
 
 struct UpdateArgs : CheckArgs {
   int attempts = 3;
+  bool no_delta = false;
+  uint64_t max_rate = 0;   // bytes per second, 0 = no cap
+  ota::FixedConditions conditions;  // what the flags say about the network and the battery
+  ota::DownloadPolicy policy;
 };
+
+// "3,801 bytes" and a share of the full artifact.
+std::string share(uint64_t part, uint64_t whole) {
+  return fmt::format("{} of {} bytes ({:.2f}% of the full artifact)", part, whole, whole ? 100.0 * part / whole : 0.0);
+}
 
 void update(const UpdateArgs& a) {
   auto checked = run_check(a);
@@ -213,11 +223,39 @@ void update(const UpdateArgs& a) {
         throw CommandError{fmt::format("slot {} is on trial; run `edgeloop device mark-good` or `edgeloop device revert` "
                                        "before installing another model",
                                        ota::to_string(s.trial->slot))};
-      auto bytes = unwrap(checked.client.fetch_target(*checked.transport, r.path), "downloading " + r.path);
-      downloaded = bytes.size();
-      if (!a.json) fmt::print("download    {} bytes (length and SHA-256 verified)\n", downloaded);
-      ota::ExpectedArtifact expected{t.length, t.sha256, r.model, t.model_version, t.variant};
-      auto report = unwrap(installer.install(SharedBytes::adopt(std::move(bytes)), expected), "installing " + r.path);
+      ota::Downloader downloader(SystemClock::instance(), ota::real_sleep(), a.conditions);
+      ota::FetchOptions fetch;
+      fetch.use_deltas = !a.no_delta;
+      fetch.download.max_bytes_per_second = a.max_rate;
+      fetch.download.policy = a.policy;
+      if (!a.json) fetch.download.on_progress = [](uint64_t done, uint64_t total) { progress("download", done, total); };
+      auto work_dir = std::filesystem::path(a.data_dir) / "downloads";
+      auto installed = unwrap(ota::install_target(installer, downloader, *checked.transport, r.path, t, work_dir, fetch),
+                              "updating to " + r.path);
+      const auto& f = installed.fetch;
+      const auto& report = installed.install;
+      downloaded = f.bytes_downloaded;
+      if (!a.json) {
+        if (!f.fallback_reason.empty()) fmt::print("fallback    {}: the full artifact instead\n", f.fallback_reason);
+        std::string resumed = f.resumed_from ? fmt::format(", resumed after {} bytes of an earlier run", f.resumed_from) : "";
+        if (f.already_there)
+          fmt::print("download    nothing: an earlier run had already fetched and verified it\n");
+        else if (f.delta)
+          fmt::print("download    delta from {}: {}{}\n", f.delta_base, share(f.bytes_downloaded, t.length), resumed);
+        else
+          fmt::print("download    full artifact: {} bytes{}\n", f.bytes_downloaded, resumed);
+        if (f.apply)
+          fmt::print("apply       patched into {} bytes (largest tensor held: {} bytes); SHA-256 matches the signed targets\n",
+                     f.apply->target_bytes, f.apply->largest_record);
+        else if (!f.already_there)
+          fmt::print("            length and SHA-256 match the signed targets\n");
+      }
+      j["download"] = {{"via", f.already_there ? "already-downloaded" : f.delta ? "delta" : "full"},
+                       {"delta_from", f.delta ? Json(f.delta_base) : Json(nullptr)},
+                       {"delta_path", f.delta ? Json(f.delta->path) : Json(nullptr)},
+                       {"fallback_reason", f.fallback_reason.empty() ? Json(nullptr) : Json(f.fallback_reason)},
+                       {"resumed_from", f.resumed_from},
+                       {"transfers", f.transfers}};
       const auto& after = report.state;
       if (!a.json) {
         fmt::print("verify      loader verification passed; name, version and variant match the targets\n");
@@ -329,9 +367,10 @@ void add_device_commands(CLI::App& app) {
   static UpdateArgs u;
   auto* up = device->add_subcommand(
       "update",
-      "One update cycle: check (as `device check`), download the resolved target, verify it, smoke-test it (golden "
-      "vector), install it into the inactive slot and switch to it on trial; a recall to the last-known-good is a "
-      "flip with no download");
+      "One update cycle: check (as `device check`), download the resolved target — the signed delta from a model "
+      "this device holds when the targets list one, else the whole artifact; resumable, rate-capped, deferred by the "
+      "download policy (exit 1, 'deferred: …') — verify it, smoke-test it (golden vector), install it into the "
+      "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download");
   up->add_option("--repo", u.repo, "the repository's public folder: a path, file://DIR, or http(s)://HOST/PATH")->required();
   up->add_option("--data-dir", u.data_dir, "the device's trusted state and model slots")->required();
   up->add_option("--device-id", u.device_id, "this device's id (decides its cohort bucket)")->required();
@@ -341,6 +380,18 @@ void add_device_commands(CLI::App& app) {
   up->add_option("--root", u.root, "first update only: the root metadata to trust (the repository's 1.root.json)");
   up->add_option("--attempts", u.attempts, "process starts the new model gets on trial before the watchdog reverts")
       ->check(CLI::Range(1, 1000));
+  up->add_flag("--no-delta", u.no_delta, "always download the whole artifact, even when the targets list a delta from a "
+                                         "model this device holds");
+  up->add_option("--max-rate", u.max_rate, "download at most this many bytes per second on average (default: no cap)");
+  up->add_flag("--metered", u.conditions.is_metered, "this device's network costs by the byte (cellular)");
+  up->add_flag("--allow-metered", u.policy.allow_metered, "download on a metered network too (default: defer)");
+  up->add_option("--battery", u.conditions.battery, "battery level in percent (default: no battery, mains-powered)")
+      ->check(CLI::Range(0, 100));
+  up->add_flag("--charging", u.conditions.is_charging, "the device is on a charger");
+  up->add_flag("--require-charging", u.policy.require_charging, "download only while charging");
+  up->add_option("--min-battery", u.policy.min_battery_percent,
+                 "below this battery level download only while charging (default: 20)")
+      ->check(CLI::Range(0, 100));
   up->add_flag("--json", u.json, "print JSON");
   up->callback([] { update(u); });
 

@@ -14,6 +14,7 @@
 #include "edgeloop/base/hash.h"
 #include "edgeloop/ota/download_policy.h"
 #include "edgeloop/ota/transport.h"
+#include "ota/download_fakes.h"
 #include "ota/test_server.h"
 
 namespace edgeloop::ota {
@@ -28,37 +29,8 @@ using testing::TestServer;
 constexpr const char* kPath = "targets/model.edge";
 constexpr const char* kUrlPath = "/targets/model.edge";
 
-// A virtual clock that moves only when the downloader sleeps: what it asked for is recorded.
-class FakeClock final : public Clock {
- public:
-  nanoseconds now() const override { return now_; }
-  int64_t unix_seconds() const override { return 1'700'000'000; }
-  SleepFunction sleeper() {
-    return [this](nanoseconds d) {
-      sleeps.push_back(d);
-      now_ += d;
-    };
-  }
-  nanoseconds total_sleep() const {
-    nanoseconds total{0};
-    for (auto d : sleeps) total += d;
-    return total;
-  }
-  std::vector<nanoseconds> sleeps;
+using testing::FakeClock;
 
- private:
-  nanoseconds now_{seconds(1000)};
-};
-
-// A fake sensor: the device's state, set by the test.
-struct FakeConditions final : DeviceConditions {
-  bool metered() const override { return is_metered; }
-  bool charging() const override { return is_charging; }
-  int battery_percent() const override { return battery; }
-  bool is_metered = false;
-  bool is_charging = false;
-  int battery = 80;
-};
 
 std::string random_content(size_t size, unsigned seed = 1) {
   std::mt19937 rng(seed);
@@ -112,7 +84,7 @@ class DownloaderTest : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<TestServer> server_;
   FakeClock clock_;
-  FakeConditions conditions_;
+  FixedConditions conditions_;
   DownloadOptions options_;
 };
 
@@ -366,7 +338,7 @@ TEST_F(DownloaderTest, ChargingRequirementAndLowBattery) {
 }
 
 TEST(DownloadPolicy, EachConditionDefersWithItsReason) {
-  FakeConditions c;
+  FixedConditions c;
   DownloadPolicy p;
   EXPECT_TRUE(check_download_policy(p, c).has_value());
   c.is_metered = true;

@@ -135,7 +135,7 @@ Result<ApplyStats> apply_delta(ByteSpan base, ByteSpan patch, const std::filesys
   }
   EL_CHECK(decompress_exact(dctx.get(), rest.get(), stats.rest_bytes, entries[0].payload, base, 0));
 
-  EL_TRY(DurableFileWriter writer, DurableFileWriter::create(output));
+  EL_TRY(DurableFileWriter writer, DurableFileWriter::create(output, 0644, options.crash_hook));
   Sha256Hasher hasher;
   auto emit = [&](ByteSpan bytes) -> Status {
     hasher.update(bytes);

@@ -10,6 +10,7 @@
 
 #include "edgeloop/base/bytes.h"
 #include "edgeloop/base/error.h"
+#include "edgeloop/base/file.h"
 #include "edgeloop/base/hash.h"
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/ota/delta.h"
@@ -20,6 +21,7 @@ struct ApplyOptions {
   // Refuse a patch whose target is longer (a hostile length makes us allocate at most this).
   uint64_t max_target_bytes = model::kMaxArtifactBytes;
   std::optional<uint64_t> expected_length;  // from signed metadata, when known
+  CrashHook crash_hook;  // before every durable step of writing the output (power-loss tests)
 };
 
 struct ApplyStats {

@@ -18,6 +18,17 @@ class DeviceConditions {
   virtual int battery_percent() const = 0;
 };
 
+// Conditions stated once rather than read from sensors: what `edgeloop device update`'s flags
+// say, a device without a battery, a test's fake sensor (fields set as the test goes).
+struct FixedConditions final : DeviceConditions {
+  bool metered() const override { return is_metered; }
+  bool charging() const override { return is_charging; }
+  int battery_percent() const override { return battery; }
+  bool is_metered = false;
+  bool is_charging = false;
+  int battery = -1;  // no battery
+};
+
 struct DownloadPolicy {
   bool allow_metered = false;    // false: only on unmetered networks
   bool require_charging = false;

@@ -30,7 +30,7 @@ fs::path folder_of(const fs::path& path) { return path.has_parent_path() ? path.
 // DEST.partial, opened for appending and locked, so two downloads of one file cannot interleave.
 class PartialFile {
  public:
-  static Result<PartialFile> open(const fs::path& path, uint64_t fsync_bytes) {
+  static Result<PartialFile> open(const fs::path& path, uint64_t fsync_bytes, const CrashHook& hook) {
     bool created = false;
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
     if (fd.get() < 0 && errno == ENOENT) {
@@ -49,13 +49,14 @@ class PartialFile {
     if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "{} is not a regular file", path.string());
     // The name must survive a crash for the bytes behind it to be found again.
     if (created) EL_CHECK(fsync_folder(folder_of(path)));
-    return PartialFile(path, std::move(fd), static_cast<uint64_t>(st.st_size), fsync_bytes);
+    return PartialFile(path, std::move(fd), static_cast<uint64_t>(st.st_size), fsync_bytes, hook);
   }
 
   uint64_t size() const { return size_; }
   const fs::path& path() const { return path_; }
 
   Status append(ByteSpan bytes) {
+    step("write");
     while (!bytes.empty()) {
       const ssize_t n = ::write(fd_.get(), bytes.data(), bytes.size());
       if (n < 0 && errno == EINTR) continue;
@@ -68,6 +69,7 @@ class PartialFile {
     return ok();
   }
   Status sync() {
+    step("fsync");
     if (::fsync(fd_.get()) != 0) return io_error("cannot fsync", path_, errno);
     unsynced_ = 0;
     return ok();
@@ -84,14 +86,19 @@ class PartialFile {
   void close() { fd_ = UniqueFd(); }
 
  private:
-  PartialFile(fs::path path, UniqueFd fd, uint64_t size, uint64_t fsync_bytes)
-      : path_(std::move(path)), fd_(std::move(fd)), size_(size), fsync_bytes_(std::max<uint64_t>(1, fsync_bytes)) {}
+  PartialFile(fs::path path, UniqueFd fd, uint64_t size, uint64_t fsync_bytes, const CrashHook& hook)
+      : path_(std::move(path)), fd_(std::move(fd)), size_(size), fsync_bytes_(std::max<uint64_t>(1, fsync_bytes)),
+        hook_(&hook) {}
+  void step(std::string_view name) const {
+    if (*hook_) (*hook_)(name, path_);
+  }
 
   fs::path path_;
   UniqueFd fd_;
   uint64_t size_ = 0;
   uint64_t unsynced_ = 0;
   uint64_t fsync_bytes_ = 1;
+  const CrashHook* hook_;
 };
 
 // Tokens are bytes, refilled at `rate` per second of the injected clock up to `burst`. Bytes
@@ -157,7 +164,7 @@ Result<DownloadReport> Downloader::download(Transport& transport, std::string_vi
                                                                 options.max_attempts)});
 
   DownloadReport report;
-  auto opened = PartialFile::open(partial_path(dest), options.fsync_bytes);
+  auto opened = PartialFile::open(partial_path(dest), options.fsync_bytes, options.crash_hook);
   if (!opened) return fail(std::move(opened).error());
   PartialFile file = std::move(*opened);
   // Longer than the file can be: not a prefix of it. Start again.
@@ -235,7 +242,9 @@ Result<DownloadReport> Downloader::download(Transport& transport, std::string_vi
   }
 
   file.close();
+  if (options.crash_hook) options.crash_hook("rename", partial_path(dest));
   if (::rename(partial_path(dest).c_str(), dest.c_str()) != 0) return fail(io_error("cannot rename to", dest, errno).error());
+  if (options.crash_hook) options.crash_hook("fsync-dir", folder_of(dest));
   if (auto s = fsync_folder(folder_of(dest)); !s) return fail(std::move(s).error());
   return report;
 }

@@ -12,6 +12,7 @@
 
 #include "edgeloop/base/clock.h"
 #include "edgeloop/base/error.h"
+#include "edgeloop/base/file.h"
 #include "edgeloop/base/hash.h"
 #include "edgeloop/ota/download_policy.h"
 #include "edgeloop/ota/transport.h"
@@ -42,6 +43,9 @@ struct DownloadOptions {
   std::chrono::milliseconds max_backoff{60000};
   // Called after every chunk written: bytes in the partial file so far, and the total.
   std::function<void(uint64_t done, uint64_t total)> on_progress;
+  // Runs before every durable step: "write" (a chunk appended to DEST.partial), "fsync",
+  // "rename" (DEST.partial to DEST) and "fsync-dir" (power-loss tests).
+  CrashHook crash_hook;
 };
 
 // What one download() did, for logs and tests.

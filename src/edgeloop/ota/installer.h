@@ -94,6 +94,7 @@ class Installer {
   // Loads the active slot's model (verified against the state record and by the loader).
   Result<runtime::Program> load_active() const;
   const SlotState& state() const { return store_->state(); }
+  const SlotStore& store() const { return *store_; }
 
  private:
   Status flip(bool trial_failed);

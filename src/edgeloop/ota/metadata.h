@@ -55,6 +55,17 @@ struct MetaFile {
   friend bool operator==(const MetaFile&, const MetaFile&) = default;
 };
 
+// A patch (docs/delta.md) that turns an earlier artifact of the same model and variant into
+// this target; listed in the target's "custom" so the signed targets cover it.
+struct DeltaInfo {
+  std::string from_sha256;  // the base artifact's SHA-256 (lowercase hex)
+  std::string path;         // "deltas/<from_sha256>-<target sha256>.delta"
+  uint64_t length = 0;      // of the patch
+  std::string sha256;       // of the patch (lowercase hex)
+  friend bool operator==(const DeltaInfo&, const DeltaInfo&) = default;
+};
+inline constexpr size_t kMaxDeltasPerTarget = 16;
+
 struct TargetInfo {
   uint64_t length = 0;
   std::string sha256;  // lowercase hex
@@ -65,6 +76,7 @@ struct TargetInfo {
   std::vector<std::string> tiers;   // the capability tiers this variant suits
   std::string min_runtime_version;  // dotted
   std::string golden_sha256;        // SHA-256 of the artifact's golden test vector
+  std::vector<DeltaInfo> deltas;
   friend bool operator==(const TargetInfo&, const TargetInfo&) = default;
 };
 
