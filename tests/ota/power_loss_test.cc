@@ -205,6 +205,7 @@ TEST(PowerLoss, EveryCrashPointOfEveryFlowLeavesAWorkingDevice) {
     ASSERT_TRUE(run_flow(counted.path(), flow, [&](std::string_view, const fs::path&) { ++n; })) << flow.name;
     SlotState after = state_of(counted.path());
     ASSERT_GT(n, 0) << flow.name;
+    std::printf("  %-55s %2d crash points\n", flow.name.c_str(), n);
     points += n;
     std::set<std::string> allowed = active_and_fallback(before);
     allowed.merge(active_and_fallback(after));
