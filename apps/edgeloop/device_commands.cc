@@ -146,7 +146,9 @@ Json state_json(const ota::SlotState& s) {
   return Json{{"generation", s.generation},
               {"active", slot_json(s.active)},
               {"last_known_good", slot_json(s.last_known_good)},
-              {"trial", s.trial ? Json{{"slot", ota::to_string(s.trial->slot)}, {"attempts_left", s.trial->attempts_left}}
+              {"trial", s.trial ? Json{{"slot", ota::to_string(s.trial->slot)},
+                                 {"attempts_left", s.trial->attempts_left},
+                                 {"successes", s.trial->successes}}
                                 : Json(nullptr)},
               {"slots", slots}};
 }
@@ -293,8 +295,9 @@ void status(const SlotArgs& a) {
   print_state(s);
   fmt::print("active      {}\n", describe_opt(s, s.active));
   fmt::print("fallback    {}\n", describe_opt(s, s.last_known_good));
-  fmt::print("trial       {}\n", s.trial ? fmt::format("slot {}, {} attempts left", ota::to_string(s.trial->slot),
-                                                          s.trial->attempts_left)
+  fmt::print("trial       {}\n", s.trial ? fmt::format("slot {}, {} attempts left, {} successful inferences recorded",
+                                                          ota::to_string(s.trial->slot), s.trial->attempts_left,
+                                                          s.trial->successes)
                                          : "none");
 }
 

@@ -139,6 +139,28 @@ TEST(Installer, SuccessfulInferencesEndTheTrial) {
   EXPECT_EQ(d.installer.mark_good().error().code, ErrorCode::kFailedPrecondition);
 }
 
+TEST(Installer, SuccessesAreCheckpointedAndCountAcrossRestarts) {
+  InstallerOptions options;
+  options.successes_to_mark_good = 16;  // checkpoint every 16 / 8 = 2
+  Device d(options);
+  auto v1 = slot_artifact(1), v2 = slot_artifact(2);
+  ASSERT_TRUE(d.installer.install(v1.shared(), v1.expected));
+  ASSERT_TRUE(d.installer.install(v2.shared(), v2.expected));
+  ASSERT_TRUE(d.installer.on_start());
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(*d.installer.record_success());
+  EXPECT_EQ(d.state().trial->successes, 4);  // the 5th is not checkpointed yet
+
+  // The process restarts: a new installer over the same store; the 5th success is lost.
+  auto store = SlotStore::open(d.storage);
+  ASSERT_TRUE(store);
+  Installer restarted(*store, d.clock, options);
+  ASSERT_EQ(restarted.on_start()->action, StartAction::kAttemptSpent);
+  EXPECT_EQ(restarted.state().trial->successes, 4);
+  for (int i = 0; i < 11; ++i) EXPECT_FALSE(*restarted.record_success()) << i;
+  EXPECT_TRUE(*restarted.record_success());  // 4 + 12 = 16
+  EXPECT_FALSE(restarted.state().trial);
+}
+
 TEST(Installer, RevertFlipsAndWritesOnlyTheStateRecord) {
   Device d;
   auto v1 = slot_artifact(1), v2 = slot_artifact(2);

@@ -95,6 +95,10 @@ std::vector<Flow> flows() {
       {"install into the empty slot + switch", Setup::kOne, install(2)},
       {"install over the old last-known-good + switch", Setup::kTwoGood, install(3)},
       {"mark-good", Setup::kTrial, plain([](Installer& in) { return in.mark_good(); })},
+      {"success count checkpoint (K = 100: every 12)", Setup::kTrial, plain([](Installer& in) -> Status {
+         for (int i = 0; i < 12; ++i) EL_CHECK(in.record_success());
+         return ok();
+       })},
       {"revert from trial", Setup::kTrial, plain([](Installer& in) { return in.revert(); })},
       {"revert from a trusted model", Setup::kTwoGood, plain([](Installer& in) { return in.revert(); })},
       {"watchdog: spend an attempt", Setup::kTrial, plain([](Installer& in) -> Status {

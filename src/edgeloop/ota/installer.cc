@@ -1,5 +1,7 @@
 #include "edgeloop/ota/installer.h"
 
+#include <algorithm>
+
 #include "edgeloop/base/file.h"
 #include "edgeloop/base/hash.h"
 #include "edgeloop/ota/metadata.h"
@@ -112,7 +114,7 @@ Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArt
   next.active = target;
   next.trial = Trial{target, options_.trial_attempts};
   EL_CHECK(store_->commit(next));
-  successes_ = 0;
+  unsaved_successes_ = 0;
   report.state = store_->state();
   return report;
 }
@@ -124,7 +126,7 @@ Result<InstallReport> Installer::install_file(const std::filesystem::path& artif
 
 Result<StartReport> Installer::on_start() {
   SlotState s = store_->state();
-  successes_ = 0;
+  unsaved_successes_ = 0;  // a crash lost them; the checkpointed count stands
   if (!s.active) return StartReport{StartAction::kEmpty, s};
   if (!s.trial) return StartReport{StartAction::kNoTrial, s};
   if (s.trial->attempts_left <= 0) {
@@ -142,15 +144,27 @@ Status Installer::mark_good() {
   if (!s.trial) return make_error(ErrorCode::kFailedPrecondition, "no trial is running; nothing to mark good");
   s.trial.reset();
   EL_CHECK(store_->commit(s));
-  successes_ = 0;
+  unsaved_successes_ = 0;
   return ok();
 }
 
 Result<bool> Installer::record_success() {
-  if (!store_->state().trial || options_.successes_to_mark_good <= 0) return false;
-  if (++successes_ < options_.successes_to_mark_good) return false;
-  EL_CHECK(mark_good());
-  return true;
+  const auto& trial = store_->state().trial;
+  const int k = options_.successes_to_mark_good;
+  if (!trial || k <= 0) return false;
+  const int total = trial->successes + ++unsaved_successes_;
+  if (total >= k) {
+    EL_CHECK(mark_good());
+    return true;
+  }
+  const int checkpoint = options_.success_checkpoint > 0 ? options_.success_checkpoint : std::max(1, k / 8);
+  if (unsaved_successes_ >= checkpoint) {
+    SlotState s = store_->state();
+    s.trial->successes = total;
+    EL_CHECK(store_->commit(s));
+    unsaved_successes_ = 0;
+  }
+  return false;
 }
 
 Status Installer::revert() { return flip(/*trial_failed=*/store_->state().trial.has_value()); }
@@ -169,7 +183,7 @@ Status Installer::flip(bool trial_failed) {
   }
   s.trial.reset();
   EL_CHECK(store_->commit(s));
-  successes_ = 0;
+  unsaved_successes_ = 0;
   return ok();
 }
 

@@ -19,6 +19,9 @@ namespace edgeloop::ota {
 struct InstallerOptions {
   int trial_attempts = 3;          // process starts the new model gets before the watchdog reverts
   int successes_to_mark_good = 100;  // record_success() calls that end a trial (0: only mark_good())
+  // The count is written to the state record every this many successes (and at the K-th), so
+  // it survives process restarts losing fewer than this many. 0: K / 8 (at least 1).
+  int success_checkpoint = 0;
   std::chrono::nanoseconds smoke_budget = std::chrono::seconds(5);  // check_golden must finish within
   runtime::LoadOptions load = runtime::LoadOptions::reference();    // how the smoke test loads the model
 };
@@ -84,6 +87,7 @@ class Installer {
   // Ends the trial: the active model is trusted. kFailedPrecondition without a trial.
   Status mark_good();
   // One successful inference of the trial model; the K-th ends the trial (returns true then).
+  // Counted across process starts: the count is checkpointed in the state record.
   Result<bool> record_success();
   // Back to the last-known-good now. From a trial, the trial slot is recorded as failed and there
   // is no last-known-good afterwards; from a trusted model, the two swap.
@@ -102,7 +106,7 @@ class Installer {
   SlotStore* store_;
   const Clock* clock_;
   InstallerOptions options_;
-  int successes_ = 0;
+  int unsaved_successes_ = 0;  // recorded since the last checkpoint
 };
 
 }  // namespace edgeloop::ota

@@ -95,6 +95,7 @@ Status validate(const SlotState& s) {
                         to_string(s.trial->slot));
     if (!s.last_known_good) return make_error(ErrorCode::kCorrupt, "a trial without a last-known-good to revert to");
     if (s.trial->attempts_left < 0) return make_error(ErrorCode::kCorrupt, "a trial with negative attempts left");
+    if (s.trial->successes < 0) return make_error(ErrorCode::kCorrupt, "a trial with a negative success count");
   }
   for (Slot slot : {Slot::kA, Slot::kB}) {
     const auto& info = s.info(slot);
@@ -131,7 +132,9 @@ std::vector<std::byte> serialize_state(const SlotState& s) {
          {"generation", s.generation},
          {"active", slot_json(s.active)},
          {"last_known_good", slot_json(s.last_known_good)},
-         {"trial", s.trial ? json{{"slot", to_string(s.trial->slot)}, {"attempts_left", s.trial->attempts_left}}
+         {"trial", s.trial ? json{{"slot", to_string(s.trial->slot)},
+                                 {"attempts_left", s.trial->attempts_left},
+                                 {"successes", s.trial->successes}}
                            : json(nullptr)},
          {"slots", slots}};
   std::string text = j.dump(2) + "\n";
@@ -154,7 +157,7 @@ Result<SlotState> parse_state(ByteSpan bytes) {
     if (!t.is_null()) {
       EL_TRY(auto slot, parse_slot(t.at("slot"), "trial.slot"));
       if (!slot) return make_error(ErrorCode::kCorrupt, "trial.slot is null");
-      s.trial = Trial{*slot, t.at("attempts_left").get<int>()};
+      s.trial = Trial{*slot, t.at("attempts_left").get<int>(), t.at("successes").get<int>()};
     }
     for (Slot slot : {Slot::kA, Slot::kB}) {
       const json& i = j.at("slots").at(std::string(to_string(slot)));

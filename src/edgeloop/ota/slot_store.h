@@ -81,6 +81,7 @@ struct SlotInfo {
 struct Trial {
   Slot slot = Slot::kA;
   int attempts_left = 0;  // process starts it may still run; at 0 the next start reverts
+  int successes = 0;      // successful inferences recorded so far (checkpointed, across starts)
   friend bool operator==(const Trial&, const Trial&) = default;
 };
 
