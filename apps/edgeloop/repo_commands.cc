@@ -82,9 +82,12 @@ Json role_json(const ota::RootMeta& root, Role role, const Meta& meta, int64_t n
 }
 
 Json target_json(const std::string& path, const ota::TargetInfo& t) {
+  Json deltas = Json::array();
+  for (const auto& d : t.deltas)
+    deltas.push_back({{"from", d.from_sha256}, {"path", d.path}, {"length", d.length}, {"sha256", d.sha256}});
   return {{"path", path}, {"model", t.model}, {"model_version", t.model_version}, {"variant", t.variant}, {"tiers", t.tiers},
           {"length", t.length}, {"sha256", t.sha256}, {"min_runtime_version", t.min_runtime_version},
-          {"golden_sha256", t.golden_sha256}};
+          {"golden_sha256", t.golden_sha256}, {"deltas", deltas}};
 }
 
 Json tier_json(const ota::TargetsMeta& targets, const ota::TierRollout& r) {
@@ -143,8 +146,9 @@ void print_status(const ota::RepositoryStatus& s) {
   row(Role::kRollout, s.rollout.meta);
   fmt::print("targets ({})\n", s.targets.meta.targets.size());
   for (const auto& [path, t] : s.targets.meta.targets)
-    fmt::print("  {}  {} {} {}  tiers {}  {} bytes\n", path, t.model, t.model_version, t.variant,
-               t.tiers.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(t.tiers, ",")), t.length);
+    fmt::print("  {}  {} {} {}  tiers {}  {} bytes  {} delta{}\n", path, t.model, t.model_version, t.variant,
+               t.tiers.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(t.tiers, ",")), t.length,
+               t.deltas.size(), t.deltas.size() == 1 ? "" : "s");
   fmt::print("rollout{}\n", s.rollout.meta.models.empty() ? " (nothing rolled out)" : "");
   for (const auto& [model, m] : s.rollout.meta.models) {
     std::vector<std::string> pins;
@@ -185,7 +189,17 @@ struct AddArgs {
   RepoFlags f;
   std::vector<std::string> artifacts, tiers;
   std::string variants;
+  int deltas = ota::AddOptions{}.delta_bases;
+  int delta_level = ota::DeltaOptions{}.level;
 };
+
+// "delta from v1 (3f2a9c…): 2817 bytes (1.9% of full)"; two significant digits below 1%.
+std::string delta_text(const ota::GeneratedDelta& d, uint64_t target_bytes) {
+  const double percent = 100.0 * static_cast<double>(d.patch_bytes) / static_cast<double>(target_bytes);
+  return fmt::format("delta from v{} ({}…): {} bytes ({}% of full){}", d.from_version, short_id(d.from_sha256), d.patch_bytes,
+                     percent >= 1 ? fmt::format("{:.1f}", percent) : fmt::format("{:.2g}", percent),
+                     d.listed ? "" : ", not smaller than the artifact: not listed");
+}
 
 void run_add(const AddArgs& a) {
   if (!a.tiers.empty() && a.artifacts.size() != 1)
@@ -194,6 +208,8 @@ void run_add(const AddArgs& a) {
   Repository repo = a.f.open();
   ota::AddOptions o;
   o.tiers = a.tiers;
+  o.delta_bases = a.deltas;
+  o.delta.level = a.delta_level;
   if (!a.variants.empty()) o.variants = unwrap(ota::read_variant_tiers(a.variants));
   std::vector<fs::path> paths(a.artifacts.begin(), a.artifacts.end());
   const auto added = unwrap(repo.add(paths, o));
@@ -203,6 +219,13 @@ void run_add(const AddArgs& a) {
     for (const auto& t : added) {
       Json j = target_json(t.path, t.info);
       j["already_present"] = t.already_present;
+      Json made = Json::array();
+      for (const auto& d : t.deltas)
+        made.push_back({{"from_version", d.from_version}, {"from_sha256", d.from_sha256}, {"from_path", d.from_path},
+                        {"patch_bytes", d.patch_bytes},
+                        {"percent_of_full", 100.0 * static_cast<double>(d.patch_bytes) / static_cast<double>(t.info.length)},
+                        {"listed", d.listed}, {"path", d.listed ? Json(d.path) : Json(nullptr)}});
+      j["deltas_made"] = std::move(made);
       list.push_back(std::move(j));
     }
     print_json({{"added", list}, {"targets_version", s.targets.meta.version}, {"snapshot_version", s.snapshot.meta.version},
@@ -216,6 +239,7 @@ void run_add(const AddArgs& a) {
                t.info.model_version, t.info.variant,
                t.info.tiers.empty() ? std::string("(none: add again with --tiers or --variants)") : fmt::format("{}", fmt::join(t.info.tiers, ",")),
                t.info.length);
+    for (const auto& d : t.deltas) fmt::print("  {}\n", delta_text(d, t.info.length));
   }
   if (any)
     fmt::print("signed targets v{}, snapshot v{}, timestamp v{}\n", s.targets.meta.version, s.snapshot.meta.version,
@@ -378,10 +402,20 @@ void add_repo_commands(CLI::App& app) {
   add->add_option("--tiers", ad->tiers, "tiers for the one artifact given, comma-separated (e.g. mid,low)")
       ->delimiter(',')
       ->excludes(variants);
+  add->add_option("--deltas", ad->deltas,
+                  fmt::format("make a delta for each new artifact from up to K earlier versions of the same model and "
+                              "variant, the highest first (default {}; 0: none; at most {})",
+                              ad->deltas, ota::kMaxDeltasPerTarget))
+      ->check(CLI::Range(0, static_cast<int>(ota::kMaxDeltasPerTarget)));
+  add->add_option("--delta-level", ad->delta_level, "zstd level of the deltas, 1 to 22 (default 19: slow, smallest)")
+      ->check(CLI::Range(1, 22));
   add_key_flags(add, ad->f);
   add_json(add, ad->f);
   add->footer("Needs the targets, snapshot and timestamp keys. An invalid artifact is refused and nothing is written.\n"
-              "Adding a released artifact again only adds tiers.");
+              "Adding a released artifact again only adds tiers (no new deltas).\n"
+              "Deltas (docs/delta.md) go to public/deltas/<base sha256>-<target sha256>.delta and are listed in the\n"
+              "target's signed metadata when smaller than the artifact; a device with the base downloads the patch\n"
+              "instead of the whole artifact.");
   add->callback([ad] { run_add(*ad); });
 
   auto ro = std::make_shared<RolloutArgs>();

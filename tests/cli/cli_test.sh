@@ -280,7 +280,15 @@ done
 check "the first update provisions slot a" grep -q "active slot a: the first model, nothing to fall back to" "$d2.update1.txt"
 check "the first update passes the smoke test" grep -q "smoke test  golden vector passed" "$d2.update1.txt"
 "$edgeloop" model import "$onnx" -o "$work/m8.edge" --name fashion --version 8 > /dev/null 2>&1
-"$edgeloop" repo add "$repo" "$work/m8.edge" --tiers mid > /dev/null 2>&1
+"$edgeloop" repo add "$repo" "$work/m8.edge" --tiers mid > "$work/repo_add8.txt" 2>&1
+check "repo add makes a delta from the earlier version of the variant" \
+  grep -q "^  delta from v7 ([0-9a-f]\{16\}…): [0-9]* bytes ([0-9.]*% of full)$" "$work/repo_add8.txt"
+fp32_sha=$(sha256sum "$work/variants/fp32.edge" | cut -d' ' -f1); m8_sha=$(sha256sum "$work/m8.edge" | cut -d' ' -f1)
+"$edgeloop" delta apply "$work/variants/fp32.edge" "$repo/public/deltas/$fp32_sha-$m8_sha.delta" -o "$work/m8_from_delta.edge" \
+  --expect-sha256 "$m8_sha" > /dev/null 2>&1
+check "the delta under public/deltas rebuilds the new artifact" cmp -s "$work/m8_from_delta.edge" "$work/m8.edge"
+"$edgeloop" repo status "$repo" > "$work/repo_status8.txt" 2>&1
+check "repo status counts each target's deltas" grep -q "fashion 8 fp32 .* 1 delta$" "$work/repo_status8.txt"
 "$edgeloop" repo rollout "$repo" --model fashion --tier mid --target 8 --percent 100 > /dev/null 2>&1
 "$edgeloop" device update --repo "$repo/public" --data-dir "$d2" --device-id device2 --tier mid > "$work/slots_up2.txt" 2>&1
 check "device update installs version 8 into slot b" grep -q "install     written to slot b" "$work/slots_up2.txt"
@@ -354,6 +362,26 @@ check "a refused apply writes no file" test ! -e "$work/d_bad.edge"
 "$edgeloop" delta apply "$work/d_base.edge" "$work/d.patch" -o "$work/d_bad.edge" --expect-sha256 "$(printf '0%.0s' {1..64})" > "$work/delta_wrong_hash.txt" 2>&1
 check "delta apply refuses a patch for another target" test $? -ne 0
 check "a refused apply leaves no temporary file" test -z "$(ls -A "$work" | grep 'd_bad')"
+
+# repo add --deltas K: none with 0; with 1 only from the newest earlier version, listed in --json
+"$edgeloop" repo init "$work/repo_d" > /dev/null 2>&1
+"$edgeloop" repo add "$work/repo_d" "$work/d_base.edge" "$work/d_target.edge" --deltas 0 > /dev/null 2>&1
+check "repo add --deltas 0 makes no delta" test $? -eq 0 -a ! -e "$work/repo_d/public/deltas"
+"$edgeloop" model import "$onnx" -o "$work/d_v3.edge" --version 3 > /dev/null 2>&1
+"$edgeloop" repo add "$work/repo_d" "$work/d_v3.edge" --deltas 1 --delta-level 3 --json > "$work/repo_d.json" 2>&1
+repo_d_json() {
+  if ! command -v python3 > /dev/null; then grep -q '"listed": true' "$work/repo_d.json"; return; fi
+  python3 - "$work/repo_d.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["added"][0]
+made, listed = t["deltas_made"], t["deltas"]
+assert [d["from_version"] for d in made] == ["2"] and made[0]["listed"], made
+assert len(listed) == 1 and listed[0]["length"] == made[0]["patch_bytes"] < t["length"], (listed, t["length"])
+assert listed[0]["path"] == "deltas/%s-%s.delta" % (made[0]["from_sha256"], t["sha256"]), listed
+PY
+}
+check "repo add --deltas 1 --json lists one delta from the newest earlier version" repo_d_json
+check "exactly that patch is on disk" test "$(ls "$work/repo_d/public/deltas")" = "$(sha256sum "$work/d_target.edge" | cut -d' ' -f1)-$(sha256sum "$work/d_v3.edge" | cut -d' ' -f1).delta"
 
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0

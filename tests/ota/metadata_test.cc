@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 namespace edgeloop::ota {
 namespace {
@@ -100,6 +103,102 @@ TEST(Metadata, EveryRoleRoundTripsThroughItsSignedFile) {
   auto rp = parse_rollout(sign_file(canonical(ro), keys));
   ASSERT_TRUE(rp.has_value()) << rp.error().message;
   EXPECT_EQ(rp->meta.models, ro.models);
+}
+
+DeltaInfo delta_from(char base, const std::string& target_sha256, uint64_t length = 40) {
+  DeltaInfo d;
+  d.from_sha256 = std::string(64, base);
+  d.path = delta_path(d.from_sha256, target_sha256);
+  d.length = length;
+  d.sha256 = std::string(64, 'e');
+  return d;
+}
+
+TEST(Metadata, TargetDeltasRoundTripAndAreOmittedWhenThereAreNone) {
+  auto k = seeded_key(1);
+  const crypto::KeyPair* keys[] = {&k};
+  TargetsMeta targets;
+  targets.version = 2;
+  targets.expires = kExpires;
+  TargetInfo t = target("cnn", "3", {"mid"});
+  t.deltas = {delta_from('1', t.sha256, 17), delta_from('2', t.sha256, 99)};
+  targets.targets["artifacts/" + t.sha256 + ".edge"] = t;
+  targets.targets["artifacts/plain.edge"] = target("cnn", "1", {"mid"});
+  const std::string c = canonical(targets);
+  EXPECT_THAT(c, HasSubstr("\"deltas\":[{\"from\":\"" + std::string(64, '1') + "\",\"length\":17,\"path\":\"deltas/" +
+                           std::string(64, '1') + "-" + t.sha256 + ".delta\",\"sha256\":\"" + std::string(64, 'e') + "\"},"));
+  auto parsed = parse_targets(sign_file(c, keys));
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  EXPECT_EQ(parsed->meta.targets, targets.targets);
+  EXPECT_EQ(parsed->canonical, c);
+  // A target without deltas has no "deltas" field: files written before deltas existed parse.
+  TargetsMeta plain;
+  plain.expires = kExpires;
+  plain.targets["artifacts/plain.edge"] = target("cnn", "1", {"mid"});
+  EXPECT_THAT(canonical(plain), ::testing::Not(HasSubstr("deltas")));
+  EXPECT_TRUE(parse_targets(sign_file(canonical(plain), keys)).has_value());
+}
+
+TEST(Metadata, MalformedTargetDeltasAreRefusedNamingTheField) {
+  auto k = seeded_key(1);
+  const crypto::KeyPair* keys[] = {&k};
+  const std::string target_sha = std::string(64, 'a');  // target()'s sha256
+  TargetsMeta targets;
+  targets.expires = kExpires;
+  TargetInfo t = target("cnn", "3", {"mid"});
+  t.deltas = {delta_from('1', target_sha), delta_from('2', target_sha)};
+  targets.targets["artifacts/t.edge"] = t;
+  const std::string good = text(sign_file(canonical(targets), keys));
+  ASSERT_TRUE(parse_targets(bytes(good)).has_value());
+
+  // Edits the signed file's first delta (or the whole list) as JSON and expects a kCorrupt refusal.
+  auto refused = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& why) {
+    nlohmann::json j = nlohmann::json::parse(good);
+    edit(j["signed"]["targets"]["artifacts/t.edge"]["custom"]["deltas"]);
+    auto r = parse_targets(bytes(j.dump(1)));
+    ASSERT_FALSE(r.has_value()) << "accepted: " << why;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+    EXPECT_THAT(r.error().message, HasSubstr(why));
+  };
+  const std::string base1 = std::string(64, '1');
+  refused([&](auto& d) { d[0]["path"] = "deltas/" + base1 + "-" + target_sha + ".patch"; }, "deltas[0].path is");
+  refused([&](auto& d) { d[0]["path"] = "artifacts/" + base1 + "-" + target_sha + ".delta"; }, "deltas[0].path is");
+  refused([&](auto& d) { d[0]["path"] = "deltas/" + base1 + target_sha + ".delta"; }, "deltas[0].path is");
+  refused([&](auto& d) { d[0]["path"] = "deltas/" + base1 + "-" + std::string(64, 'b') + ".delta"; },
+          "a delta from " + base1 + " to this target must be 'deltas/" + base1 + "-" + target_sha + ".delta'");
+  refused([&](auto& d) { d[0]["path"] = "deltas/" + std::string(64, '2') + "-" + target_sha + ".delta"; }, "deltas[0].path is");
+  refused([&](auto& d) { d[0]["path"] = "deltas/../" + base1 + "-" + target_sha + ".delta"; }, "deltas[0].path is");
+  refused([&](auto& d) { d[0]["from"] = std::string(64, 'A'); }, "deltas[0].from must be 64 lowercase hex digits");
+  refused([&](auto& d) { d[0]["sha256"] = std::string(64, 'E'); }, "deltas[0].sha256 must be 64 lowercase hex digits");
+  refused([&](auto& d) { d[0]["sha256"] = std::string(63, 'e'); }, "deltas[0].sha256 must be 64 lowercase hex digits");
+  refused([&](auto& d) { d[1] = d[0]; }, "deltas[1].from: base " + base1 + " is listed twice");
+  refused([&](auto& d) { std::swap(d[0], d[1]); }, "deltas must be sorted");
+  refused([&](auto& d) {
+    d = nlohmann::json::array();
+    for (int i = 0; i < static_cast<int>(kMaxDeltasPerTarget) + 1; ++i) {
+      const std::string from = fmt::format("{:064x}", i + 1);
+      d.push_back({{"from", from}, {"length", 40}, {"path", delta_path(from, target_sha)}, {"sha256", std::string(64, 'e')}});
+    }
+  }, "lists 17 deltas, more than 16");
+  refused([&](auto& d) {
+    d[0]["from"] = target_sha;
+    d[0]["path"] = delta_path(target_sha, target_sha);
+  }, "deltas[0].from is the target itself");
+  refused([&](auto& d) { d[0]["size"] = 1; }, "deltas[0]: unknown field \"size\"");
+  refused([&](auto& d) { d[0].erase("sha256"); }, "deltas[0]: missing field \"sha256\"");
+  refused([&](auto& d) { d = nlohmann::json::array(); }, "deltas is empty");
+  refused([&](auto& d) { d = nlohmann::json::object(); }, "deltas must be an array");
+  refused([&](auto& d) { d[0] = "deltas/x.delta"; }, "deltas[0] must be an object");
+  refused([&](auto& d) { d[0]["length"] = "40"; }, "deltas[0].length must be an integer");
+  refused([&](auto& d) { d[0]["length"] = 0; }, "deltas[0].length = 0 is outside");
+  refused([&](auto& d) { d[0]["length"] = -5; }, "deltas[0].length = -5 is outside");
+  // A non-integer number is refused before any field is read.
+  std::string fractional = good;
+  const std::string length_field = "\"length\": 40";
+  fractional.replace(fractional.find(length_field), length_field.size(), "\"length\": 40.5");
+  auto r = parse_targets(bytes(fractional));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message, HasSubstr("floating-point"));
 }
 
 TEST(Metadata, CanonicalFormIsSortedCompactAndIgnoresServedWhitespace) {

@@ -13,6 +13,8 @@
 #include "edgeloop/base/hash.h"
 #include "edgeloop/crypto/key_file.h"
 #include "edgeloop/model/artifact.h"
+#include "edgeloop/ota/delta_applier.h"
+#include "edgeloop/ota/delta_generator.h"
 #include "testing/graphs.h"
 
 namespace edgeloop::ota {
@@ -311,6 +313,169 @@ TEST_F(RepositoryTest, AddRefusesBadArtifactsAndWritesNothing) {
   EXPECT_THAT(error_of(repo.add({int8}, tiers({"mid"}))), HasSubstr("would both serve tier 'mid'"));
   EXPECT_EQ(listing(dir_), after_good);
   value(repo.add({int8}, tiers({"low"})));  // another tier is fine
+}
+
+AddOptions deltas(int bases, std::vector<std::string> tier_list = {"mid"}) {
+  AddOptions o = tiers(std::move(tier_list));
+  o.delta_bases = bases;
+  return o;
+}
+
+// Each listed delta: its file under public/ has the listed length and SHA-256, and applied to
+// its base's released bytes it rebuilds exactly the target.
+void expect_deltas_apply(const fs::path& dir, const fs::path& work, const TargetsMeta& targets) {
+  for (const auto& [path, t] : targets.targets)
+    for (const DeltaInfo& d : t.deltas) {
+      SCOPED_TRACE(d.path);
+      EXPECT_EQ(d.path, "deltas/" + d.from_sha256 + "-" + t.sha256 + ".delta");
+      const auto patch = value(read_file(dir / "public" / d.path));
+      EXPECT_EQ(patch.size(), d.length);
+      EXPECT_LT(d.length, t.length);
+      EXPECT_EQ(to_hex(sha256(patch)), d.sha256);
+      const auto base = value(read_file(dir / "public" / "artifacts" / (d.from_sha256 + ".edge")));
+      const fs::path out = work / "applied.edge";
+      value(apply_delta(base, patch, out, sha256(value(read_file(dir / "public" / path)))));
+      EXPECT_EQ(value(read_file(out)), value(read_file(dir / "public" / path)));
+      fs::remove(out);
+    }
+}
+
+std::vector<std::string> bases_of(const TargetInfo& t) {
+  std::vector<std::string> from;
+  for (const DeltaInfo& d : t.deltas) from.push_back(d.from_sha256);
+  return from;
+}
+
+TEST_F(RepositoryTest, AddMakesDeltasFromTheHighestEarlierVersionsOfTheSameModelAndVariant) {
+  Repository repo = init();
+  const fs::path v1 = artifact("m", "1", "int8"), v2 = artifact("m", "2", "int8"), v3 = artifact("m", "3", "int8");
+  auto added = value(repo.add({v1}, tiers({"mid"})));
+  EXPECT_TRUE(added[0].deltas.empty());
+  EXPECT_TRUE(added[0].info.deltas.empty());
+  EXPECT_FALSE(fs::exists(dir_ / "public" / "deltas"));
+
+  added = value(repo.add({v2}, tiers({"mid"})));
+  ASSERT_EQ(added[0].deltas.size(), 1u);
+  const GeneratedDelta& d21 = added[0].deltas[0];
+  EXPECT_EQ(d21.from_version, "1");
+  EXPECT_EQ(d21.from_sha256, sha_of(v1));
+  EXPECT_EQ(d21.from_path, path_of(v1));
+  EXPECT_TRUE(d21.listed);
+  EXPECT_EQ(d21.path, "deltas/" + sha_of(v1) + "-" + sha_of(v2) + ".delta");
+  EXPECT_EQ(bases_of(added[0].info), (std::vector<std::string>{sha_of(v1)}));
+  EXPECT_EQ(added[0].info.deltas[0].length, d21.patch_bytes);
+
+  // v3: from v2, then v1 (highest version first); the listing is sorted by base SHA-256.
+  added = value(repo.add({v3}, tiers({"mid"})));
+  ASSERT_EQ(added[0].deltas.size(), 2u);
+  EXPECT_EQ(added[0].deltas[0].from_version, "2");
+  EXPECT_EQ(added[0].deltas[1].from_version, "1");
+  std::vector<std::string> expected = {sha_of(v1), sha_of(v2)};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(bases_of(added[0].info), expected);
+  EXPECT_EQ(versions(), (Versions{1, 4, 1, 4, 4}));
+
+  // Another variant of the same model gets no delta from int8; another model none from m.
+  const fs::path fp32 = artifact("m", "4", "fp32");
+  added = value(repo.add({fp32}, tiers({"high"})));
+  EXPECT_TRUE(added[0].deltas.empty());
+  EXPECT_TRUE(added[0].info.deltas.empty());
+  added = value(repo.add({artifact("other", "9", "int8")}, tiers({"mid"})));
+  EXPECT_TRUE(added[0].deltas.empty());
+
+  // What the signed targets say is on disk and rebuilds each target.
+  const Verified v = verify_all();
+  EXPECT_EQ(bases_of(v.targets.meta.targets.at(path_of(v2))), (std::vector<std::string>{sha_of(v1)}));
+  EXPECT_EQ(bases_of(v.targets.meta.targets.at(path_of(v3))), expected);
+  EXPECT_TRUE(v.targets.meta.targets.at(path_of(v1)).deltas.empty());
+  expect_deltas_apply(dir_, work_, v.targets.meta);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "public" / "deltas"), fs::directory_iterator()), 3);
+
+  // Adding v3 again with another tier re-signs targets but makes no delta; its deltas stay.
+  const auto deltas_before = listing(dir_ / "public" / "deltas");
+  added = value(repo.add({v3}, tiers({"low"})));
+  EXPECT_FALSE(added[0].already_present);
+  EXPECT_TRUE(added[0].deltas.empty());
+  EXPECT_EQ(bases_of(added[0].info), expected);
+  EXPECT_EQ(listing(dir_ / "public" / "deltas"), deltas_before);
+  EXPECT_EQ(verify_all().targets.meta.targets.at(path_of(v3)).deltas, v.targets.meta.targets.at(path_of(v3)).deltas);
+}
+
+TEST_F(RepositoryTest, DeltaBasesLimitsHowManyEarlierVersionsGetADelta) {
+  Repository repo = init();
+  std::vector<fs::path> v;
+  for (int i = 1; i <= 5; ++i) v.push_back(artifact("m", std::to_string(i), "int8"));
+  // One command: versions added together count as earlier releases of each other.
+  auto added = value(repo.add({v[2], v[0], v[1]}, deltas(2)));
+  EXPECT_EQ(added[0].deltas.size(), 2u);  // v3: from v2 and v1
+  EXPECT_EQ(added[0].deltas[0].from_version, "2");
+  EXPECT_EQ(added[1].deltas.size(), 0u);  // v1
+  EXPECT_EQ(added[2].deltas.size(), 1u);  // v2: from v1
+  // K = 0: none, K = 1: only the newest base.
+  added = value(repo.add({v[3]}, deltas(0)));
+  EXPECT_TRUE(added[0].deltas.empty());
+  EXPECT_TRUE(added[0].info.deltas.empty());
+  added = value(repo.add({v[4]}, deltas(1)));
+  ASSERT_EQ(added[0].deltas.size(), 1u);
+  EXPECT_EQ(added[0].deltas[0].from_version, "4");
+  EXPECT_EQ(bases_of(added[0].info), (std::vector<std::string>{sha_of(v[3])}));
+  const Verified verified = verify_all();
+  expect_deltas_apply(dir_, work_, verified.targets.meta);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "public" / "deltas"), fs::directory_iterator()), 4);
+
+  const auto before = listing(dir_);
+  EXPECT_THAT(error_of(repo.add({artifact("m", "6", "int8")}, deltas(17))), HasSubstr("give 0 (none) to 16"));
+  EXPECT_THAT(error_of(repo.add({artifact("m", "6", "int8")}, deltas(-1))), HasSubstr("give 0 (none) to 16"));
+  EXPECT_EQ(listing(dir_), before);
+}
+
+TEST_F(RepositoryTest, ARefusedAddWritesNoDeltaFile) {
+  RepositoryOptions o = options_;
+  o.keys_dir = work_ / "keys";
+  Repository repo = init(o);
+  const fs::path v1 = artifact("m", "1", "int8"), v2 = artifact("m", "2", "int8");
+  value(repo.add({v1}, tiers({"mid"})));
+  const fs::path cut = work_ / "cut.edge";
+  {
+    auto bytes = value(read_file(v2));
+    bytes.resize(bytes.size() / 2);
+    expect_ok(write_file_durable(cut, bytes));
+  }
+  const auto before = listing(dir_);
+  // An invalid artifact beside a valid new version.
+  EXPECT_THAT(error_of(repo.add({v2, cut}, tiers({"mid"}))), HasSubstr("cut.edge"));
+  // The deltas are made, then signing fails: no targets key.
+  RepositoryOptions no_keys = options_;
+  no_keys.keys_dir = work_ / "elsewhere";
+  EXPECT_THAT(error_of(value(Repository::open(dir_, no_keys)).add({v2}, tiers({"mid"}))), HasSubstr("no targets key"));
+  EXPECT_EQ(listing(dir_), before);
+  EXPECT_FALSE(fs::exists(dir_ / "public" / "deltas"));
+
+  // A base whose file is gone: refused (deltas need it), fine without deltas.
+  const fs::path base_file = dir_ / "public" / path_of(v1);
+  const auto base_bytes = value(read_file(base_file));
+  fs::remove(base_file);
+  const auto without_base = listing(dir_);
+  EXPECT_THAT(error_of(repo.add({v2}, tiers({"mid"}))), HasSubstr("is a delta base but its file is unusable"));
+  EXPECT_EQ(listing(dir_), without_base);
+  expect_ok(write_file_durable(base_file, as_bytes(std::string_view("tampered"))));
+  EXPECT_THAT(error_of(repo.add({v2}, tiers({"mid"}))), HasSubstr("not the bytes targets lists"));
+  expect_ok(write_file_durable(base_file, base_bytes));
+
+  // A delta file already there with other bytes is never overwritten; with the same bytes it is kept.
+  const fs::path delta_file = dir_ / "public" / delta_path(sha_of(v1), sha_of(v2));
+  fs::create_directories(delta_file.parent_path());
+  expect_ok(write_file_durable(delta_file, as_bytes(std::string_view("left by a crash"))));
+  const auto with_stray = listing(dir_);
+  EXPECT_THAT(error_of(repo.add({v2}, tiers({"mid"}))), HasSubstr("exists with other bytes"));
+  EXPECT_EQ(listing(dir_), with_stray);
+  const auto patch = value(make_delta(base_bytes, value(read_file(v2))));
+  expect_ok(write_file_durable(delta_file, patch));
+  auto added = value(repo.add({v2}, tiers({"mid"})));
+  ASSERT_EQ(added[0].info.deltas.size(), 1u);
+  EXPECT_EQ(added[0].info.deltas[0].sha256, to_hex(sha256(patch)));
+  EXPECT_EQ(value(read_file(delta_file)), patch);
+  expect_deltas_apply(dir_, work_, verify_all().targets.meta);
 }
 
 TEST_F(RepositoryTest, VariantsJsonGivesEachArtifactTheTiersItsVariantIsChosenFor) {

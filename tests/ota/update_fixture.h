@@ -37,7 +37,7 @@ inline PublishedTarget publish_target(const std::filesystem::path& repo, const T
   for (const TestArtifact* base : bases) {
     auto patch = ota::make_delta(base->bytes, a.bytes);
     if (!patch) std::abort();
-    ota::DeltaInfo d{base->expected.sha256, "deltas/" + base->expected.sha256 + "-" + a.expected.sha256 + ".delta",
+    ota::DeltaInfo d{base->expected.sha256, ota::delta_path(base->expected.sha256, a.expected.sha256),
                      patch->size(), to_hex(sha256(*patch))};
     if (!write_file_durable(repo / d.path, *patch)) std::abort();
     t.info.deltas.push_back(d);

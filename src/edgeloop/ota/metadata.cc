@@ -92,6 +92,10 @@ int compare_versions(std::string_view a, std::string_view b) {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+std::string delta_path(std::string_view from_sha256, std::string_view target_sha256) {
+  return fmt::format("deltas/{}-{}.delta", from_sha256, target_sha256);
+}
+
 // ---- JSON reading: strict, with the field's path in every error ----
 
 namespace {
@@ -317,6 +321,40 @@ Status read_root(const Fields& s, RootMeta& m) {
   return ok();
 }
 
+// custom.deltas of the target with SHA-256 `target_sha256`: present only when non-empty (the
+// canonical form omits an empty list), in canonical order, each path exactly the one it must be.
+Result<std::vector<DeltaInfo>> read_deltas(const Fields& custom, const std::string& target_sha256) {
+  EL_TRY(const json* list, custom.get("deltas"));
+  const std::string where = custom.path() + ".deltas";
+  if (!list->is_array()) return make_error(ErrorCode::kCorrupt, "{} must be an array", where);
+  if (list->empty())
+    return make_error(ErrorCode::kCorrupt, "{} is empty: a target without deltas has no \"deltas\" field", where);
+  if (list->size() > kMaxDeltasPerTarget)
+    return make_error(ErrorCode::kCorrupt, "{} lists {} deltas, more than {}", where, list->size(), kMaxDeltasPerTarget);
+  std::vector<DeltaInfo> deltas;
+  for (size_t i = 0; i < list->size(); ++i) {
+    Fields d((*list)[i], fmt::format("{}[{}]", where, i));
+    EL_CHECK(d.only({"from", "length", "path", "sha256"}));
+    DeltaInfo delta;
+    EL_TRY(delta.from_sha256, d.hex("from", 32));
+    EL_TRY(auto length, d.integer("length", 1, INT64_MAX / 2));
+    delta.length = static_cast<uint64_t>(length);
+    EL_TRY(delta.path, d.string("path", 512));
+    EL_TRY(delta.sha256, d.hex("sha256", 32));
+    if (delta.from_sha256 == target_sha256)
+      return make_error(ErrorCode::kCorrupt, "{}.from is the target itself", d.path());
+    if (const std::string expected = delta_path(delta.from_sha256, target_sha256); delta.path != expected)
+      return make_error(ErrorCode::kCorrupt, "{}.path is '{}', but a delta from {} to this target must be '{}'", d.path(),
+                        delta.path, delta.from_sha256, expected);
+    if (!deltas.empty() && delta.from_sha256 == deltas.back().from_sha256)
+      return make_error(ErrorCode::kCorrupt, "{}.from: base {} is listed twice", d.path(), delta.from_sha256);
+    if (!deltas.empty() && delta.from_sha256 < deltas.back().from_sha256)
+      return make_error(ErrorCode::kCorrupt, "{}: deltas must be sorted by \"from\"", where);
+    deltas.push_back(std::move(delta));
+  }
+  return deltas;
+}
+
 Status read_targets(const Fields& s, TargetsMeta& m) {
   EL_CHECK(s.only({"_type", "spec_version", "version", "expires", "targets"}));
   EL_TRY(Fields targets, s.object("targets"));
@@ -333,7 +371,7 @@ Status read_targets(const Fields& s, TargetsMeta& m) {
     EL_CHECK(hashes.only({"sha256"}));
     EL_TRY(info.sha256, hashes.hex("sha256", 32));
     EL_TRY(Fields c, t.object("custom"));
-    EL_CHECK(c.only({"model", "model_version", "variant", "tiers", "min_runtime_version", "golden_sha256"}));
+    EL_CHECK(c.only({"model", "model_version", "variant", "tiers", "min_runtime_version", "golden_sha256", "deltas"}));
     EL_TRY(info.model, c.string("model", 256));
     EL_TRY(info.model_version, c.string("model_version", 64));
     EL_TRY(info.variant, c.string("variant", 64));
@@ -343,6 +381,9 @@ Status read_targets(const Fields& s, TargetsMeta& m) {
     if (info.model.empty()) return make_error(ErrorCode::kCorrupt, "{}.model is empty", c.path());
     EL_CHECK(check_version_string(info.model_version, c.path() + ".model_version", false));
     EL_CHECK(check_version_string(info.min_runtime_version, c.path() + ".min_runtime_version", false));
+    if (c.has("deltas")) {
+      EL_TRY(info.deltas, read_deltas(c, info.sha256));
+    }
     m.targets.emplace(path, std::move(info));
   }
   return ok();
@@ -420,16 +461,21 @@ std::string canonical(const RootMeta& m) {
 std::string canonical(const TargetsMeta& m) {
   json j = common_json(Role::kTargets, m);
   json targets = json::object();
-  for (auto& [path, t] : m.targets)
-    targets[path] = {{"length", t.length},
-                     {"hashes", {{"sha256", t.sha256}}},
-                     {"custom",
-                      {{"model", t.model},
-                       {"model_version", t.model_version},
-                       {"variant", t.variant},
-                       {"tiers", t.tiers},
-                       {"min_runtime_version", t.min_runtime_version},
-                       {"golden_sha256", t.golden_sha256}}}};
+  for (auto& [path, t] : m.targets) {
+    json custom = {{"model", t.model},
+                   {"model_version", t.model_version},
+                   {"variant", t.variant},
+                   {"tiers", t.tiers},
+                   {"min_runtime_version", t.min_runtime_version},
+                   {"golden_sha256", t.golden_sha256}};
+    if (!t.deltas.empty()) {
+      json deltas = json::array();
+      for (const DeltaInfo& d : t.deltas)
+        deltas.push_back({{"from", d.from_sha256}, {"length", d.length}, {"path", d.path}, {"sha256", d.sha256}});
+      custom["deltas"] = std::move(deltas);
+    }
+    targets[path] = {{"length", t.length}, {"hashes", {{"sha256", t.sha256}}}, {"custom", std::move(custom)}};
+  }
   j["targets"] = targets;
   return j.dump();
 }

@@ -66,6 +66,9 @@ struct DeltaInfo {
 };
 inline constexpr size_t kMaxDeltasPerTarget = 16;
 
+// "deltas/<from_sha256>-<target_sha256>.delta": the only path a DeltaInfo may have.
+std::string delta_path(std::string_view from_sha256, std::string_view target_sha256);
+
 struct TargetInfo {
   uint64_t length = 0;
   std::string sha256;  // lowercase hex
@@ -76,6 +79,8 @@ struct TargetInfo {
   std::vector<std::string> tiers;   // the capability tiers this variant suits
   std::string min_runtime_version;  // dotted
   std::string golden_sha256;        // SHA-256 of the artifact's golden test vector
+  // Patches from earlier artifacts: sorted by from_sha256, distinct bases, never from the
+  // target itself, at most kMaxDeltasPerTarget. JSON "custom.deltas", omitted when empty.
   std::vector<DeltaInfo> deltas;
   friend bool operator==(const TargetInfo&, const TargetInfo&) = default;
 };

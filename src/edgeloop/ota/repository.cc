@@ -17,6 +17,7 @@
 #include "edgeloop/base/hash.h"
 #include "edgeloop/crypto/key_file.h"
 #include "edgeloop/model/artifact.h"
+#include "edgeloop/ota/delta_generator.h"
 
 namespace edgeloop::ota {
 namespace {
@@ -358,9 +359,17 @@ Status write_outputs(const std::vector<Output>& outputs) {
   std::error_code ec;
   for (const Output& o : outputs)
     if (!o.replace && fs::exists(o.path, ec))
-      return make_error(ErrorCode::kFailedPrecondition, "{} already exists; versioned metadata is never overwritten", o.path.string());
-  for (const Output& o : outputs)
+      return make_error(ErrorCode::kFailedPrecondition, "{} already exists; versioned files are never overwritten", o.path.string());
+  for (const Output& o : outputs) {
+    // public/deltas/ appears with the first delta (repositories older than deltas lack it).
+    const fs::path folder = o.path.parent_path();
+    if (!fs::is_directory(folder, ec)) {
+      fs::create_directory(folder, ec);
+      if (ec) return fs_error("cannot create", folder, ec);
+      EL_CHECK(fsync_folder(folder.parent_path()));
+    }
     EL_CHECK(write_file_durable(o.path, o.bytes, 0644, o.replace ? IfExists::kReplace : IfExists::kFail));
+  }
   return ok();
 }
 
@@ -372,6 +381,7 @@ struct Change {
   bool resign_targets = false;
   bool resign_rollout = false;
   std::vector<std::pair<std::string, SharedBytes>> artifacts;  // path under public/ -> bytes
+  std::vector<std::pair<std::string, std::vector<std::byte>>> deltas;  // path under public/ -> patch
 };
 
 struct Prepared {
@@ -394,12 +404,35 @@ std::vector<Output> artifact_outputs(const Change& change, const fs::path& dir) 
   return outputs;
 }
 
+// Deltas not yet under public/. Named by base and target, not by their own content (another
+// zstd level makes other bytes), so one already there must hold exactly these bytes: a delta
+// file is never overwritten.
+Result<std::vector<Output>> delta_outputs(const Change& change, const fs::path& dir) {
+  std::vector<Output> outputs;
+  std::error_code ec;
+  for (const auto& [path, bytes] : change.deltas) {
+    const fs::path file = dir / "public" / path;
+    if (fs::exists(file, ec)) {
+      auto existing = read_file(file, bytes.size());  // a longer file is refused: not the same
+      if (existing && *existing == bytes) continue;
+      return make_error(ErrorCode::kFailedPrecondition,
+                        "{} exists with other bytes (left by an interrupted add, perhaps with other delta options); delta "
+                        "files are never overwritten: no published targets lists it, so remove it and add again",
+                        file.string());
+    }
+    outputs.push_back({file, bytes});
+  }
+  return outputs;
+}
+
 Result<Prepared> prepare(const State& s, const Change& change, Keys& keys, const fs::path& dir, const RepositoryOptions& o) {
   const int64_t now = o.clock->unix_seconds();
   const RootMeta& root = s.root();
   const fs::path meta_dir = metadata_dir(dir);
   Prepared p;
   p.outputs = artifact_outputs(change, dir);
+  EL_TRY(std::vector<Output> deltas, delta_outputs(change, dir));
+  p.outputs.insert(p.outputs.end(), std::make_move_iterator(deltas.begin()), std::make_move_iterator(deltas.end()));
 
   const TargetsMeta& old_targets = s.targets.meta.meta;
   const RolloutMeta& old_rollout = s.rollout.meta.meta;
@@ -555,6 +588,72 @@ Result<std::string> resolve_target(const TargetsMeta& targets, const std::string
   return make_error(ErrorCode::kNotFound, "{} version {} is not released (edgeloop repo add it first)", model, spec);
 }
 
+// The bytes of a released target: this command's copy, or the file under public/, which must be
+// exactly what targets lists.
+Result<SharedBytes> released_bytes(const Change& change, const fs::path& dir, const std::string& path, const TargetInfo& info) {
+  for (const auto& [p, bytes] : change.artifacts)
+    if (p == path) return bytes;
+  const fs::path file = dir / "public" / path;
+  auto bytes = read_file(file, model::kMaxArtifactBytes);
+  std::string problem;
+  if (!bytes) problem = bytes.error().message;
+  else if (bytes->size() != info.length || sha256_hex(*bytes) != info.sha256) problem = "not the bytes targets lists";
+  if (!problem.empty())
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "{} is a delta base but its file is unusable ({}): put it back by adding that artifact again, or "
+                      "add with no deltas",
+                      describe(path, info), problem);
+  return SharedBytes::adopt(std::move(*bytes));
+}
+
+// For every target this command releases (not in `old_targets`): a patch from each of the up to
+// options.delta_bases highest lower versions of the same model and variant in `targets` (so an
+// earlier version added in the same command counts). Patches smaller than the target are listed
+// in its deltas and queued in change.deltas; what was made is reported in `added`.
+Status make_deltas(Change& change, const TargetsMeta& old_targets, TargetsMeta& targets, const fs::path& dir,
+                   const AddOptions& options, std::vector<AddedTarget>& added) {
+  if (options.delta_bases == 0) return ok();
+  for (const auto& [path, target_bytes] : change.artifacts) {
+    if (old_targets.targets.contains(path)) continue;  // released before: its deltas stay as they are
+    TargetInfo& target = targets.targets.at(path);
+    std::vector<std::pair<std::string, const TargetInfo*>> bases;
+    for (const auto& [base_path, base] : targets.targets)
+      if (base.model == target.model && base.variant == target.variant &&
+          compare_versions(base.model_version, target.model_version) < 0)
+        bases.emplace_back(base_path, &base);
+    std::sort(bases.begin(), bases.end(), [](const auto& a, const auto& b) {
+      const int c = compare_versions(a.second->model_version, b.second->model_version);
+      return c != 0 ? c > 0 : a.first < b.first;
+    });
+    if (bases.size() > static_cast<size_t>(options.delta_bases)) bases.resize(static_cast<size_t>(options.delta_bases));
+
+    std::vector<GeneratedDelta> made;
+    for (const auto& [base_path, base] : bases) {
+      EL_TRY(SharedBytes base_bytes, released_bytes(change, dir, base_path, *base));
+      EL_TRY(std::vector<std::byte> patch,
+             with_context(make_delta(base_bytes.span(), target_bytes.span(), options.delta),
+                          fmt::format("making the delta from {} to {}", describe(base_path, *base), describe(path, target))));
+      GeneratedDelta g;
+      g.from_path = base_path;
+      g.from_version = base->model_version;
+      g.from_sha256 = base->sha256;
+      g.patch_bytes = patch.size();
+      g.listed = patch.size() < target.length;
+      g.path = delta_path(base->sha256, target.sha256);
+      if (g.listed) {
+        target.deltas.push_back(DeltaInfo{base->sha256, g.path, patch.size(), sha256_hex(patch)});
+        change.deltas.emplace_back(g.path, std::move(patch));
+      }
+      made.push_back(std::move(g));
+    }
+    std::sort(target.deltas.begin(), target.deltas.end(),
+              [](const DeltaInfo& a, const DeltaInfo& b) { return a.from_sha256 < b.from_sha256; });
+    for (AddedTarget& a : added)
+      if (a.path == path) a.deltas = made;
+  }
+  return ok();
+}
+
 std::string make_rollout_id(const std::string& model, const std::string& tier, const std::string& target, int64_t version) {
   const Sha256 h = sha256(as_bytes(fmt::format("{}|{}|{}|{}", model, tier, target, version)));
   return to_hex(ByteSpan(h.data(), 16));
@@ -696,6 +795,9 @@ Result<Repository> Repository::open(const fs::path& dir, RepositoryOptions optio
 
 Result<std::vector<AddedTarget>> Repository::add(const std::vector<fs::path>& artifacts, const AddOptions& options) {
   if (artifacts.empty()) return make_error(ErrorCode::kInvalidArgument, "no artifacts to add");
+  if (options.delta_bases < 0 || options.delta_bases > static_cast<int>(kMaxDeltasPerTarget))
+    return make_error(ErrorCode::kInvalidArgument, "deltas from {} earlier versions: give 0 (none) to {}", options.delta_bases,
+                      kMaxDeltasPerTarget);
   for (const std::string& tier : options.tiers) EL_CHECK(check_tier(tier));
   EL_TRY(Session session, begin(dir_, options_, keys_dir()));
   const TargetsMeta& old_targets = session.state.targets.meta.meta;
@@ -745,7 +847,7 @@ Result<std::vector<AddedTarget>> Repository::add(const std::vector<fs::path>& ar
         if (variant == m.variant) tiers.insert(tier);
     }
     const std::string path = artifact_path(info.sha256);
-    AddedTarget result{path, info, false};
+    AddedTarget result{path, info, false, {}};
     if (auto it = targets.targets.find(path); it != targets.targets.end()) {
       tiers.insert(it->second.tiers.begin(), it->second.tiers.end());
       it->second.tiers.assign(tiers.begin(), tiers.end());
@@ -760,16 +862,21 @@ Result<std::vector<AddedTarget>> Repository::add(const std::vector<fs::path>& ar
     added.push_back(std::move(result));
   }
   // Added twice in one call: report the final entry for each.
-  for (AddedTarget& a : added) {
-    a.info = targets.targets.at(a.path);
-    a.already_present = old_targets.targets.contains(a.path) && old_targets.targets.at(a.path) == a.info;
-  }
+  auto report = [&] {
+    for (AddedTarget& a : added) {
+      a.info = targets.targets.at(a.path);
+      a.already_present = old_targets.targets.contains(a.path) && old_targets.targets.at(a.path) == a.info;
+    }
+  };
   EL_CHECK(check_unambiguous(targets));
   if (targets.targets == old_targets.targets) {
     // Nothing new to sign; an artifact file that went missing is put back.
     EL_CHECK(write_outputs(artifact_outputs(change, dir_)));
+    report();
     return added;
   }
+  EL_CHECK(make_deltas(change, old_targets, targets, dir_, options, added));
+  report();
   change.targets = std::move(targets);
   EL_CHECK(commit(session, change, dir_, options_));
   return added;

@@ -5,6 +5,7 @@
 //   DIR/public/metadata/{N.root.json, root.json, timestamp.json,
 //                        N.snapshot.json, N.targets.json, N.rollout.json}
 //   DIR/public/artifacts/<sha256>.edge
+//   DIR/public/deltas/<base sha256>-<target sha256>.delta
 // Each command reads the current signed metadata as its state (verifying every signature),
 // changes one thing, re-signs what must change and writes new files durably: artifacts, then
 // targets and rollout, then snapshot, then timestamp, so a crash never publishes a timestamp
@@ -21,6 +22,7 @@
 
 #include "edgeloop/base/clock.h"
 #include "edgeloop/base/error.h"
+#include "edgeloop/ota/delta_generator.h"
 #include "edgeloop/ota/metadata.h"
 
 namespace edgeloop::ota {
@@ -54,12 +56,30 @@ struct AddOptions {
   std::optional<VariantTiers> variants;
   // Tiers for every artifact given (on top of those from `variants`).
   std::vector<std::string> tiers;
+  // Each newly released artifact gets a delta (docs/delta.md) from each of the up to
+  // `delta_bases` highest earlier versions of the same model and variant (released before or in
+  // the same command). 0: no deltas; at most kMaxDeltasPerTarget.
+  int delta_bases = 3;
+  DeltaOptions delta;  // how the patches are made (zstd level, ...)
+};
+
+// A delta `add` made for a new target.
+struct GeneratedDelta {
+  std::string from_path;     // the base: "artifacts/<sha256>.edge"
+  std::string from_version;  // the base's model_version
+  std::string from_sha256;
+  uint64_t patch_bytes = 0;
+  // Smaller than the target: written to `path` and listed in the target's deltas. A patch at
+  // least as large as the target saves nothing; it is neither written nor listed.
+  bool listed = false;
+  std::string path;  // "deltas/<from_sha256>-<target sha256>.delta"
 };
 
 struct AddedTarget {
   std::string path;        // "artifacts/<sha256>.edge"
   TargetInfo info;         // as listed in the new targets
   bool already_present = false;  // the same artifact with the same tiers was already released
+  std::vector<GeneratedDelta> deltas;  // made by this command (none for an artifact released before), newest base first
 };
 
 // What a command changed: the new versions it signed (0: that role was not re-signed).
@@ -92,10 +112,13 @@ class Repository {
 
   // Copies verified .edge artifacts (each with a golden test vector and a dotted model version)
   // into artifacts/ and lists them in a new targets version (offline targets key), then
-  // snapshot and timestamp. An artifact without tiers suits no tier until added again with
-  // some; adding a released artifact again only adds tiers. Refuses, writing nothing: an
+  // snapshot and timestamp. A newly released artifact also gets deltas from earlier versions
+  // of its model and variant (AddOptions::delta_bases), written to deltas/ before the targets
+  // that list them; a delta file already there must hold the same bytes (never overwritten).
+  // An artifact without tiers suits no tier until added again with some; adding a released
+  // artifact again only adds tiers (its deltas stay as they are). Refuses, writing nothing: an
   // invalid artifact, a second build of a released model/version/variant, two artifacts of one
-  // model version for the same tier.
+  // model version for the same tier, a base artifact missing or damaged under artifacts/.
   Result<std::vector<AddedTarget>> add(const std::vector<std::filesystem::path>& artifacts, const AddOptions& options = {});
 
   // Stages `target` (a path "artifacts/<sha256>.edge", a SHA-256, or a model version resolved
