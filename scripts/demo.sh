@@ -2,8 +2,10 @@
 # The main job, end to end on this machine. For now: the model half of the loop and its
 # distribution — import the Fashion-MNIST CNN, inspect it, smoke-test it, evaluate it on the
 # 10,000 test images, build its variant matrix (FP16, INT8, INT4, mixed precision to
-# FP32 − 0.5 pp) with tiers, benchmark it, publish the variants in a signed repository, and let
-# devices of each tier verify it and resolve their model, through a staged rollout and a pin.
+# FP32 − 0.5 pp) with tiers, benchmark it, publish the variants in a signed repository, let
+# devices of each tier verify it and install their model into A/B slots, then ship version 2
+# as a delta through a staged rollout, recall it with a pin (a flip, no download), and watch
+# the watchdog revert a version 2 that crashes at every start.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,16 +50,18 @@ done
 device() {  # device ID TIER: verify the repository as that device and print what it runs
   "$edgeloop" device check --repo "$repo/public" --data-dir "$work/devices/$1" --device-id "$1" --tier "$2" "${@:3}"
 }
-step "8. A device of each tier verifies the metadata (root, timestamp, snapshot, targets, rollout) and resolves its model"
+update() {  # device ID TIER: one update cycle of that device (check, download, verify, smoke test, switch)
+  "$edgeloop" device update --repo "$repo/public" --data-dir "$work/devices/$1" --device-id "$1" --tier "$2" "${@:3}"
+}
+step "8. A device of each tier verifies the metadata (root, timestamp, snapshot, targets, rollout), resolves its model, downloads, verifies, smoke-tests and installs it"
 for tier in flagship mid low; do
-  device "cam-$tier-1" "$tier" --root "$repo/public/metadata/1.root.json" --download "$work/devices/cam-$tier-1.edge"
-  "$edgeloop" model verify "$work/devices/cam-$tier-1.edge"
+  update "cam-$tier-1" "$tier" --root "$repo/public/metadata/1.root.json"
 done
 
-step "9. Version 2 (INT8) to 10% of tier mid: the cohort is a keyed hash of device id and rollout id"
+step "9. Version 2 (INT8 re-calibrated on other images) to 10% of tier mid: the repository makes a delta from version 1; the cohort is a keyed hash of device id and rollout id"
 "$edgeloop" model import "$root/examples/fashion_mnist/fashion_cnn.onnx" -o "$work/fashion_cnn_v2.edge" \
   --name fashion-cnn --version 2 > /dev/null
-"$edgeloop" model quantize "$work/fashion_cnn_v2.edge" --scheme int8 --calib fashion-mnist:train:1000 \
+"$edgeloop" model quantize "$work/fashion_cnn_v2.edge" --scheme int8 --calib fashion-mnist:train:1000-2000 \
   -o "$work/fashion_cnn_v2_int8.edge" > /dev/null
 "$edgeloop" repo add "$repo" "$work/fashion_cnn_v2_int8.edge" --tiers mid
 "$edgeloop" repo rollout "$repo" --model fashion-cnn --tier mid --target 2 --percent 10
@@ -69,10 +73,23 @@ for i in $(seq 1 100); do
 done
 echo "$runs_v2 of 100 mid devices run version 2 (expected about 10); the others stay on version 1"
 
-step "10. Kill switch: pin the whole fleet to version 1; every device goes back at its next check"
+step "10. Widen to all of tier mid: cam-mid-1 downloads the delta, not the model, and runs version 2 on trial"
+"$edgeloop" repo rollout "$repo" --model fashion-cnn --tier mid --target 2 --percent 100
+update cam-mid-1 mid
+
+step "11. Kill switch: pin the whole fleet to version 1; cam-mid-1 flips back to its last-known-good, downloading nothing"
 "$edgeloop" repo pin "$repo" --model fashion-cnn --version 1
-device mid-1 mid
+update cam-mid-1 mid
 "$edgeloop" repo status "$repo"
+
+step "12. Unpin: version 2 again, on trial; this time it crashes the app at every start, so nobody marks it good"
+"$edgeloop" repo pin "$repo" --model fashion-cnn --unpin
+update cam-mid-1 mid
+for start in 1 2 3 4; do  # each start stands for an app process that dies once the model runs
+  "$edgeloop" device start --data-dir "$work/devices/cam-mid-1"
+done
+"$edgeloop" device status --data-dir "$work/devices/cam-mid-1"
+update cam-mid-1 mid
 
 step "Done"
 echo "The artifact is $work/fashion_cnn.edge, its variants and variants.json are in $work/variants/,"

@@ -247,8 +247,8 @@ void update(const UpdateArgs& a) {
         else
           fmt::print("download    full artifact: {} bytes{}\n", f.bytes_downloaded, resumed);
         if (f.apply)
-          fmt::print("apply       patched into {} bytes (largest tensor held: {} bytes); SHA-256 matches the signed targets\n",
-                     f.apply->target_bytes, f.apply->largest_record);
+          fmt::print("apply       patched into {} bytes (buffers at peak: {} bytes); SHA-256 matches the signed targets\n",
+                     f.apply->target_bytes, f.apply->peak_buffer_bytes);
         else if (!f.already_there)
           fmt::print("            length and SHA-256 match the signed targets\n");
       }

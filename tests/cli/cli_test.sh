@@ -330,6 +330,29 @@ check "device revert flips back to the trusted version 8" grep -q "to slot b (fa
 check "a start without a trial runs the active model" grep -q "no trial: running slot b" "$work/slots_start_d3.txt"
 check "the slots folder holds no temporary files" test -z "$(ls -A "$d2/slots" "$d3/slots" | grep '^\.')"
 "$edgeloop" repo pin "$repo" --model fashion --tier mid --unpin > /dev/null 2>&1
+# an update by delta (docs/downloads.md): device3 runs version 8 (fp32); version 9 ships as a
+# delta from it; the download policy defers on a metered network
+"$edgeloop" model import "$onnx" -o "$work/m9.edge" --name fashion --version 9 > /dev/null 2>&1
+"$edgeloop" repo add "$repo" "$work/m9.edge" --tiers mid > /dev/null 2>&1
+"$edgeloop" repo rollout "$repo" --model fashion --tier mid --target 9 --percent 100 > /dev/null 2>&1
+"$edgeloop" device update --repo "$repo/public" --data-dir "$d3" --device-id device3 --tier mid --metered \
+  > "$work/slots_metered.txt" 2>&1
+check "a metered network defers the update (exit 1)" test $? -eq 1
+check "the deferral says why" grep -q "deferred: on a metered network" "$work/slots_metered.txt"
+"$edgeloop" device update --repo "$repo/public" --data-dir "$d3" --device-id device3 --tier mid --metered \
+  --allow-metered --json > "$work/slots_delta.json" 2>&1
+delta_used() {
+  if ! command -v python3 > /dev/null; then grep -q '"via": "delta"' "$work/slots_delta.json"; return; fi
+  python3 - "$work/slots_delta.json" "$(stat -c %s "$work/m9.edge")" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["download"]["via"] == "delta" and "fashion 8" in r["download"]["delta_from"], r["download"]
+assert 0 < r["downloaded_bytes"] < int(sys.argv[2]) // 100, r["downloaded_bytes"]
+assert r["action"] == "installed-on-trial" and r["state"]["trial"]["successes"] == 0, r
+PY
+}
+check "device update downloads the delta from the model it runs, under 1% of the artifact" delta_used
+check "the download folder is empty after the install" test -z "$(ls -A "$d3/downloads")"
 
 "$edgeloop" repo publish "$repo" > /dev/null 2>&1
 dev_tree() { find "$dev" -type f -exec sha256sum {} + | sort; }
