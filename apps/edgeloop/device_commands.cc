@@ -241,7 +241,7 @@ void update(const UpdateArgs& a) {
         if (!f.fallback_reason.empty()) fmt::print("fallback    {}: the full artifact instead\n", f.fallback_reason);
         std::string resumed = f.resumed_from ? fmt::format(", resumed after {} bytes of an earlier run", f.resumed_from) : "";
         if (f.already_there)
-          fmt::print("download    nothing: an earlier run had already fetched and verified it\n");
+          fmt::print("download    nothing: already on this device ({})\n", f.local_source);
         else if (f.delta)
           fmt::print("download    delta from {}: {}{}\n", f.delta_base, share(f.bytes_downloaded, t.length), resumed);
         else
@@ -252,7 +252,8 @@ void update(const UpdateArgs& a) {
         else if (!f.already_there)
           fmt::print("            length and SHA-256 match the signed targets\n");
       }
-      j["download"] = {{"via", f.already_there ? "already-downloaded" : f.delta ? "delta" : "full"},
+      j["download"] = {{"via", f.already_there ? "on-device" : f.delta ? "delta" : "full"},
+                       {"local_source", f.already_there ? Json(f.local_source) : Json(nullptr)},
                        {"delta_from", f.delta ? Json(f.delta_base) : Json(nullptr)},
                        {"delta_path", f.delta ? Json(f.delta->path) : Json(nullptr)},
                        {"fallback_reason", f.fallback_reason.empty() ? Json(nullptr) : Json(f.fallback_reason)},

@@ -227,6 +227,26 @@ TEST_F(UpdaterTest, AVerifiedArtifactFromACrashedRunIsInstalledWithoutADownload)
   EXPECT_EQ(files_in(work()), 0u);
 }
 
+TEST_F(UpdaterTest, ARecalledModelStillInItsSlotIsReinstalledWithoutADownload) {
+  provision(1);
+  auto t = publish_target(repo(), artifact(2), {&artifact(1)});
+  auto transport = directory();
+  ASSERT_OK(install(*transport, t));
+  // Recalled (the rollout pins back to v1): a flip; v2's bytes stay in slot b.
+  ASSERT_EQ(*installer_.reconcile({artifact(1).expected.sha256, "1", ""}), ReconcileAction::kFlippedToLastKnownGood);
+  ASSERT_EQ(active_sha(), artifact(1).expected.sha256);
+  fs::remove_all(repo());  // nothing could be downloaded now
+  auto again = install(*transport, t);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->fetch.already_there);
+  EXPECT_NE(again->fetch.local_source.find("slot b"), std::string::npos) << again->fetch.local_source;
+  EXPECT_EQ(again->fetch.bytes_downloaded, 0u);
+  EXPECT_EQ(active_sha(), artifact(2).expected.sha256);
+  ASSERT_TRUE(state().trial);
+  auto program = installer_.load_active();
+  ASSERT_OK(program);
+}
+
 TEST_F(UpdaterTest, AWrongFileWhereTheArtifactGoesIsReplaced) {
   provision(1);
   auto t = publish_target(repo(), artifact(2), {&artifact(1)});

@@ -50,6 +50,7 @@ Result<FetchReport> fetch_artifact(Downloader& downloader, Transport& transport,
   FetchReport report;
   if (holds(dest, target, want)) {
     report.already_there = true;
+    report.local_source = dest.string();
     return report;
   }
   remove_quietly(dest);  // not the target: never trusted, never kept
@@ -160,8 +161,17 @@ Result<TargetInstallReport> install_target(Installer& installer, Downloader& dow
 
   TargetInstallReport report;
   EL_TRY(const auto bases, slot_artifacts(installer.store()));
-  EL_TRY(report.fetch, fetch_artifact(downloader, transport, target_path, target, bases, dest, options));
   ExpectedArtifact expected{target.length, target.sha256, target.model, target.model_version, target.variant};
+  for (const LocalArtifact& local : bases) {
+    if (local.sha256 != target.sha256) continue;
+    // Still in a slot (e.g. a recalled trial): installed again from there. Installer::install
+    // verifies the bytes and refuses the active slot's own artifact.
+    report.fetch.already_there = true;
+    report.fetch.local_source = local.label;
+    EL_TRY(report.install, installer.install(local.bytes, expected));
+    return report;
+  }
+  EL_TRY(report.fetch, fetch_artifact(downloader, transport, target_path, target, bases, dest, options));
   EL_TRY(report.install, installer.install_file(dest, expected));
   remove_quietly(dest);
   return report;

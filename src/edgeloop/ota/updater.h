@@ -34,7 +34,11 @@ struct FetchOptions {
 };
 
 struct FetchReport {
-  bool already_there = false;      // an earlier run had fetched and verified it; nothing downloaded
+  // The artifact was already on the device — fetched and verified by an earlier run that did
+  // not get to install it, or still in a slot (a recalled trial) — so nothing was downloaded;
+  // `local_source` says where.
+  bool already_there = false;
+  std::string local_source;
   std::optional<DeltaInfo> delta;  // the delta the artifact was made from (none: the full file)
   std::string delta_base;          // its base's label
   std::optional<ApplyStats> apply;
@@ -68,7 +72,8 @@ struct TargetInstallReport {
 };
 
 // fetch_artifact into `work_dir` (first removing whatever an earlier, other update left there),
-// then Installer::install of the fetched file; the file is removed once installed. A crash at
+// then Installer::install of the fetched file; the file is removed once installed. A slot that
+// already holds the target (verified against the slot state) is installed from, with no download. A crash at
 // any point leaves the slots as Installer::install guarantees, and the next call resumes.
 Result<TargetInstallReport> install_target(Installer& installer, Downloader& downloader, Transport& transport,
                                            std::string_view target_path, const TargetInfo& target,
