@@ -13,6 +13,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kFailedPrecondition: return "failed precondition";
     case ErrorCode::kInternal: return "internal error";
     case ErrorCode::kDeferred: return "deferred";
+    case ErrorCode::kCancelled: return "cancelled";
   }
   return "unknown";
 }

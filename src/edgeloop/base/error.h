@@ -20,6 +20,7 @@ enum class ErrorCode {
   kFailedPrecondition,  // the system is not in a state where the call makes sense
   kInternal,            // a bug in edgeloop
   kDeferred,            // not now, by policy (a metered network, a low battery): try again later, nothing lost
+  kCancelled,           // stopped on request (a deadline passed); nothing half-done is kept
 };
 
 std::string_view to_string(ErrorCode code);
