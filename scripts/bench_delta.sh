@@ -62,7 +62,7 @@ for pair in "${pairs[@]}"; do
   s=$(date +%s.%N); "$edgeloop" delta make "$base" "$target" -o "$name.edelta" > /dev/null; e=$(date +%s.%N)
   read -r at am <<< "$(measure "$name.el" "$edgeloop" delta apply "$base" "$name.edelta" -o "$name.el.out" --expect-sha256 "$sha")"
   row "edgeloop delta (zstd 19)" "$name.edelta" "$(awk "BEGIN{printf \"%.2f\", $e-$s}")" "$at" "$am" "$name.el.out"
-  s=$(date +%s.%N); zstd -q -f -19 --long=27 --patch-from="$base" "$target" -o "$name.zst"; e=$(date +%s.%N)
+  s=$(date +%s.%N); zstd -q -f -19 --long=27 --patch-from="$base" "$target" -o "$name.zst" 2> /dev/null; e=$(date +%s.%N)
   read -r zt zm <<< "$(measure "$name.z" zstd -q -f -d --long=27 --patch-from="$base" "$name.zst" -o "$name.z.out")"
   row "zstd -19 --long=27 --patch-from" "$name.zst" "$(awk "BEGIN{printf \"%.2f\", $e-$s}")" "$zt" "$zm" "$name.z.out"
   s=$(date +%s.%N); bsdiff "$base" "$target" "$name.bsdiff"; e=$(date +%s.%N)
