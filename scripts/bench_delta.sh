@@ -3,14 +3,24 @@
 # `zstd -19 --long=27 --patch-from` vs bsdiff on three model updates, sizes, apply time and
 # apply peak memory (max RSS from /usr/bin/time -v), side by side in one run.
 #   scripts/bench_delta.sh build/bin/edgeloop MODELS_DIR WORK_DIR
-# MODELS_DIR holds base.onnx, epoch.onnx, last_layer.onnx (scripts/make_delta_models.py).
+# MODELS_DIR holds base.onnx, last_layer.onnx and one or more (a) updates epoch*.onnx, e.g. a
+# learning-rate sweep (scripts/make_delta_models.py --epoch ...); each epoch*.onnx is a row
+# "a NAME". WORK_DIR gets the .edge files, every patch, and pairs.tsv for the in-process
+# benchmark (EDGELOOP_DELTA_BENCH_DIR=WORK_DIR build/bin/edgeloop_bench --benchmark_filter=DeltaApply).
 set -euo pipefail
 edgeloop=$(realpath "$1"); models=$(realpath "$2"); work=$3
 mkdir -p "$work"; cd "$work"
 
 "$edgeloop" model import "$models/base.onnx" -o base.edge > /dev/null
-"$edgeloop" model import "$models/epoch.onnx" -o epoch.edge > /dev/null
+pairs=()
+for m in "$models"/epoch*.onnx; do
+  [ -e "$m" ] || { echo "no epoch*.onnx in $models" >&2; exit 1; }
+  stem=$(basename "$m" .onnx)
+  "$edgeloop" model import "$m" -o "$stem.edge" > /dev/null
+  pairs+=("a-$stem:base.edge:$stem.edge")
+done
 "$edgeloop" model import "$models/last_layer.onnx" -o last_layer.edge > /dev/null
+pairs+=("b:base.edge:last_layer.edge" "c:int8_a.edge:int8_b.edge")
 "$edgeloop" model quantize base.edge --scheme int8 --calib fashion-mnist:train:1000 -o int8_a.edge > /dev/null
 "$edgeloop" model quantize base.edge --scheme int8 --calib fashion-mnist:train:1000-2000 -o int8_b.edge > /dev/null
 
@@ -37,8 +47,10 @@ echo
 
 printf '| update | target bytes | tool | patch bytes | %% of target | make s | apply ms (best of 10) | apply max RSS KiB |\n'
 printf '|---|---|---|---|---|---|---|---|\n'
-for pair in "a:base.edge:epoch.edge" "b:base.edge:last_layer.edge" "c:int8_a.edge:int8_b.edge"; do
+: > pairs.tsv
+for pair in "${pairs[@]}"; do
   IFS=: read -r name base target <<< "$pair"
+  printf '%s\t%s\t%s\n' "$name" "$base" "$target" >> pairs.tsv
   tbytes=$(stat -c %s "$target")
   sha=$(sha256sum "$target" | cut -d' ' -f1)
   row() {  # row TOOL PATCH MAKE_S APPLY_S RSS OUT
@@ -50,7 +62,7 @@ for pair in "a:base.edge:epoch.edge" "b:base.edge:last_layer.edge" "c:int8_a.edg
   s=$(date +%s.%N); "$edgeloop" delta make "$base" "$target" -o "$name.edelta" > /dev/null; e=$(date +%s.%N)
   read -r at am <<< "$(measure "$name.el" "$edgeloop" delta apply "$base" "$name.edelta" -o "$name.el.out" --expect-sha256 "$sha")"
   row "edgeloop delta (zstd 19)" "$name.edelta" "$(awk "BEGIN{printf \"%.2f\", $e-$s}")" "$at" "$am" "$name.el.out"
-  s=$(date +%s.%N); zstd -q -f -19 --long=27 --patch-from="$base" "$target" -o "$name.zst"; e=$(date +%s.%N)
+  s=$(date +%s.%N); zstd -q -f -19 --long=27 --patch-from="$base" "$target" -o "$name.zst" 2> /dev/null; e=$(date +%s.%N)
   read -r zt zm <<< "$(measure "$name.z" zstd -q -f -d --long=27 --patch-from="$base" "$name.zst" -o "$name.z.out")"
   row "zstd -19 --long=27 --patch-from" "$name.zst" "$(awk "BEGIN{printf \"%.2f\", $e-$s}")" "$zt" "$zm" "$name.z.out"
   s=$(date +%s.%N); bsdiff "$base" "$target" "$name.bsdiff"; e=$(date +%s.%N)
@@ -60,3 +72,9 @@ for pair in "a:base.edge:epoch.edge" "b:base.edge:last_layer.edge" "c:int8_a.edg
   printf '| %s | %d | %s | %d | %.2f | %s | | |\n' "$name" "$tbytes" "full target, zstd -19" "$(stat -c %s "$name.full.zst")" \
     "$(awk "BEGIN{print 100*$(stat -c %s "$name.full.zst")/$tbytes}")" "$(awk "BEGIN{printf \"%.2f\", $e-$s}")"
 done
+
+if [ -f "$models/models.tsv" ]; then
+  echo
+  echo "models (scripts/make_delta_models.py, $models/models.tsv):"
+  column -t "$models/models.tsv"
+fi

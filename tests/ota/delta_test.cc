@@ -262,6 +262,46 @@ TEST_F(DeltaTest, WrongBaseIsRefused) {
   expect_no_output();
 }
 
+// base_verified skips hashing the base, not checking the result: a wrong base of the right
+// length still cannot produce a file, and an existing output is kept.
+TEST_F(DeltaTest, BaseVerifiedStillRefusesAWrongBaseThroughTheTargetHash) {
+  const auto base = serialize(fashion());
+  const auto target = serialize(perturbed(fashion(), 1e-3, [](const model::Tensor&, size_t) { return true; }));
+  const auto other = serialize(perturbed(fashion(), 1e-3, [](const model::Tensor&, size_t) { return true; }, 2));
+  ASSERT_EQ(other.size(), base.size());
+  auto patch = make_delta(base, target);
+  ASSERT_TRUE(patch);
+  ASSERT_TRUE(write_file_durable(out_, as_bytes("previous")));
+  ApplyOptions options;
+  options.base_verified = true;
+  auto r = apply_delta(other, *patch, out_, sha256(target), options);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+  EXPECT_NE(r.error().message.find("SHA-256"), std::string::npos) << r.error().message;
+  auto kept = read_file(out_);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(as_chars(*kept), "previous");
+  // The length is still checked up front.
+  std::vector<std::byte> shorter(base.begin(), base.end() - 1);
+  r = apply_delta(shorter, *patch, out_, sha256(target), options);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(DeltaTest, BaseVerifiedAppliesTheRightBase) {
+  const auto base = serialize(fashion());
+  const auto target = serialize(perturbed(fashion(), 1e-3, [](const model::Tensor&, size_t) { return true; }));
+  auto patch = make_delta(base, target);
+  ASSERT_TRUE(patch);
+  ApplyOptions options;
+  options.base_verified = true;
+  auto r = apply_delta(base, *patch, out_, sha256(target), options);
+  ASSERT_TRUE(r) << r.error().message;
+  auto written = read_file(out_);
+  ASSERT_TRUE(written);
+  EXPECT_EQ(*written, target);
+}
+
 TEST_F(DeltaTest, UnexpectedTargetIsRefusedAndAnExistingOutputKept) {
   const auto base = serialize(fashion());
   const auto target = serialize(perturbed(fashion(), 1e-3, [](const model::Tensor&, size_t) { return true; }));

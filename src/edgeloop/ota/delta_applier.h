@@ -22,6 +22,11 @@ struct ApplyOptions {
   uint64_t max_target_bytes = model::kMaxArtifactBytes;
   std::optional<uint64_t> expected_length;  // from signed metadata, when known
   CrashHook crash_hook;  // before every durable step of writing the output (power-loss tests)
+  // The caller has just checked the base against the SHA-256 it trusts (e.g. the slot store
+  // verified the installed artifact): do not hash it again, only check its length. Safe either
+  // way: a wrong base cannot produce the target, whose SHA-256 is always checked before anything
+  // is renamed into place; it then fails as a corrupt result instead of "wrong base".
+  bool base_verified = false;
 };
 
 struct ApplyStats {

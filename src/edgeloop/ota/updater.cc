@@ -97,6 +97,7 @@ Result<FetchReport> fetch_artifact(Downloader& downloader, Transport& transport,
       ApplyOptions apply;
       apply.expected_length = target.length;
       apply.crash_hook = options.download.crash_hook;
+      apply.base_verified = true;  // a LocalArtifact's bytes were checked against its SHA-256
       EL_TRY(report.apply, apply_delta(base->bytes.span(), patch.span(), dest, want, apply));
       return ok();
     };

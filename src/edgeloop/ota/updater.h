@@ -21,7 +21,8 @@
 
 namespace edgeloop::ota {
 
-// An artifact the device holds and trusts (a slot's bytes, checked against the slot state).
+// An artifact the device holds and trusts: its bytes were checked against `sha256` (a slot's,
+// read through SlotStore::read_slot), so the delta applier does not hash them again.
 struct LocalArtifact {
   std::string sha256;  // lowercase hex
   std::string label;   // for reports: "slot a (fashion 1, fp32)"
