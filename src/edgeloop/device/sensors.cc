@@ -1,0 +1,183 @@
+#include "edgeloop/device/sensors.h"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <optional>
+#include <system_error>
+
+#include "edgeloop/base/bytes.h"
+#include "edgeloop/base/file.h"
+
+namespace edgeloop::device {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kMaxAttributeBytes = 64 * 1024;  // sysfs attributes are one page
+constexpr double kMinPlausibleC = -40, kMaxPlausibleC = 200;
+
+// A sysfs attribute's text without the trailing newline.
+Result<std::string> read_attribute(const fs::path& file) {
+  EL_TRY(auto bytes, read_file(file, kMaxAttributeBytes));
+  std::string text(as_chars(bytes));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r' || text.back() == '\t'))
+    text.pop_back();
+  return text;
+}
+
+Result<int64_t> read_integer(const fs::path& file) {
+  EL_TRY(auto text, read_attribute(file));
+  int64_t value = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size())
+    return make_error(ErrorCode::kCorrupt, "{}: \"{}\" is not an integer", file.string(), text);
+  return value;
+}
+
+// The entries of `root`, sorted by name, with a clear error when it is not there.
+Result<std::vector<fs::path>> list_sorted(const fs::path& root, std::string_view what) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec))
+    return make_error(ErrorCode::kNotFound,
+                      "no {}: {} is not a directory (is sysfs mounted? does this platform expose it?)", what, root.string());
+  std::vector<fs::path> out;
+  for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) out.push_back(it->path());
+  if (ec) return make_error(ErrorCode::kIo, "cannot list {}: {}", root.string(), ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class SysfsThermal final : public ThermalSensor {
+ public:
+  explicit SysfsThermal(std::vector<fs::path> temps) : temps_(std::move(temps)) {}
+
+  Result<double> celsius() const override {
+    double hottest = -1e9;
+    bool any = false;
+    std::string last_error;
+    for (auto& file : temps_) {
+      auto milli = read_integer(file);
+      if (!milli) {
+        last_error = milli.error().message;
+        continue;
+      }
+      double c = static_cast<double>(*milli) / 1000.0;
+      if (c < kMinPlausibleC || c > kMaxPlausibleC) {
+        last_error = fmt::format("{}: {} C is not a plausible die temperature", file.string(), c);
+        continue;
+      }
+      hottest = any ? std::max(hottest, c) : c;
+      any = true;
+    }
+    if (!any)
+      return make_error(ErrorCode::kIo, "none of the {} thermal zones gave a reading (last: {})", temps_.size(), last_error);
+    return hottest;
+  }
+
+ private:
+  std::vector<fs::path> temps_;
+};
+
+class SysfsPower final : public PowerSensor {
+ public:
+  explicit SysfsPower(std::optional<fs::path> battery) : battery_(std::move(battery)) {}
+
+  Result<PowerState> read() const override {
+    if (!battery_) return PowerState{};  // mains
+    EL_TRY(auto capacity, read_integer(*battery_ / "capacity"));
+    if (capacity < 0 || capacity > 100)
+      return make_error(ErrorCode::kCorrupt, "{}: capacity {} is outside 0..100", battery_->string(), capacity);
+    EL_TRY(auto status, read_attribute(*battery_ / "status"));
+    return PowerState{static_cast<int>(capacity), status == "Charging" || status == "Full"};
+  }
+
+ private:
+  std::optional<fs::path> battery_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ThermalSensor>> sysfs_thermal(const fs::path& root) {
+  EL_TRY(auto entries, list_sorted(root, "thermal zones"));
+  std::vector<fs::path> temps;
+  std::error_code ec;
+  for (auto& entry : entries)
+    if (entry.filename().string().starts_with("thermal_zone") && fs::exists(entry / "temp", ec)) temps.push_back(entry / "temp");
+  if (temps.empty())
+    return make_error(ErrorCode::kNotFound, "no thermal zones: {} holds no thermal_zone*/temp", root.string());
+  auto sensor = std::make_unique<SysfsThermal>(std::move(temps));
+  auto first = sensor->celsius();
+  if (!first) return std::unexpected(first.error().context(fmt::format("thermal zones in {}", root.string())));
+  return std::unique_ptr<ThermalSensor>(std::move(sensor));
+}
+
+Result<std::unique_ptr<PowerSensor>> sysfs_power(const fs::path& root) {
+  EL_TRY(auto entries, list_sorted(root, "power supplies"));
+  std::optional<fs::path> battery;
+  for (auto& entry : entries) {
+    auto type = read_attribute(entry / "type");
+    if (type && *type == "Battery") {
+      battery = entry;
+      break;
+    }
+  }
+  auto sensor = std::make_unique<SysfsPower>(battery);
+  auto first = sensor->read();
+  if (!first) return std::unexpected(first.error().context(fmt::format("battery in {}", root.string())));
+  return std::unique_ptr<PowerSensor>(std::move(sensor));
+}
+
+// ---- the simulated die ----
+
+Status validate(const ThermalModel& m) {
+  if (!std::isfinite(m.ambient_c) || m.ambient_c < -60 || m.ambient_c > 100)
+    return make_error(ErrorCode::kInvalidArgument, "thermal model: ambient_c {} is outside [-60, 100]", m.ambient_c);
+  if (!std::isfinite(m.resistance_c_per_w) || m.resistance_c_per_w <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "thermal model: resistance_c_per_w {} must be > 0", m.resistance_c_per_w);
+  if (!std::isfinite(m.time_constant_s) || m.time_constant_s <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "thermal model: time_constant_s {} must be > 0", m.time_constant_s);
+  if (!std::isfinite(m.idle_w) || m.idle_w < 0)
+    return make_error(ErrorCode::kInvalidArgument, "thermal model: idle_w {} must be >= 0", m.idle_w);
+  return ok();
+}
+
+SimulatedThermal::SimulatedThermal(ThermalModel model, double initial_c)
+    : model_(model), celsius_(std::isnan(initial_c) ? model.ambient_c : initial_c) {
+  assert(validate(model_).has_value());
+}
+
+void SimulatedThermal::advance(double seconds, double work_watts) {
+  if (!(seconds > 0)) return;
+  double target = steady_state_c(work_watts);
+  celsius_ = target + (celsius_ - target) * std::exp(-seconds / model_.time_constant_s);
+}
+
+Result<double> SimulatedThermal::celsius() const { return celsius_; }
+const ThermalModel& SimulatedThermal::model() const { return model_; }
+void SimulatedThermal::set_ambient(double ambient_c) { model_.ambient_c = ambient_c; }
+double SimulatedThermal::steady_state_c(double work_watts) const {
+  return model_.ambient_c + model_.resistance_c_per_w * (std::max(0.0, work_watts) + model_.idle_w);
+}
+
+// ---- the simulated battery ----
+
+SimulatedBattery::SimulatedBattery(double capacity_mwh, double percent, bool charging)
+    : capacity_mwh_(capacity_mwh), percent_(std::clamp(percent, 0.0, 100.0)), charging_(charging) {
+  assert(capacity_mwh > 0);
+}
+
+void SimulatedBattery::drain(double joules) {
+  if (charging_ || !(joules > 0)) return;
+  percent_ = std::max(0.0, percent_ - joules / (capacity_mwh_ * 3.6) * 100.0);
+}
+void SimulatedBattery::set_charging(bool charging) { charging_ = charging; }
+void SimulatedBattery::set_percent(double percent) { percent_ = std::clamp(percent, 0.0, 100.0); }
+double SimulatedBattery::percent() const { return percent_; }
+
+Result<PowerState> SimulatedBattery::read() const {
+  return PowerState{static_cast<int>(std::floor(percent_)), charging_};
+}
+
+}  // namespace edgeloop::device
