@@ -101,6 +101,19 @@ TEST_F(FakeSysfs, BatteryCapacityAndStatus) {
   EXPECT_NE(bad.error().message.find("capacity 140"), std::string::npos) << bad.error().message;
 }
 
+TEST_F(FakeSysfs, TheFirstBatteryByNameIsRead) {
+  write("BAT1/type", "Battery\n");
+  write("BAT1/capacity", "90\n");
+  write("BAT1/status", "Discharging\n");
+  write("BAT0/type", "Battery\n");
+  write("BAT0/capacity", "12\n");
+  write("BAT0/status", "Discharging\n");
+  write("usb/type", "USB\n");
+  auto sensor = sysfs_power(root_);
+  ASSERT_TRUE(sensor) << sensor.error().message;
+  EXPECT_EQ((*sensor)->read()->battery_percent, 12);
+}
+
 TEST_F(FakeSysfs, NoBatteryMeansMains) {
   write("AC/type", "Mains\n");
   auto sensor = sysfs_power(root_);

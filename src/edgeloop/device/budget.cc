@@ -5,7 +5,6 @@
 #include <set>
 #include <vector>
 
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "edgeloop/base/bytes.h"
@@ -84,12 +83,14 @@ Result<double> number(const json& tier, std::string_view tier_path, std::string_
 Result<Envelope> parse_envelope(const json& tier, const std::string& name) {
   auto path = fmt::format("budgets: tiers.{}", name);
   if (!tier.is_object()) return bad(path, "must be an object");
-  static const std::set<std::string, std::less<>> known = {
+  static constexpr std::string_view known[] = {
       "latency_p95_ms", "memory_bytes", "energy_mj_per_inference", "thermal_throttle_c", "fps",
       "smaller_energy_ratio", "lower_rate_fps", "remote_energy_ratio"};
   for (auto& [key, value] : tier.items())
-    if (!known.contains(key))
-      return bad(fmt::format("{}.{}", path, key), fmt::format("is not a known field (known: {})", fmt::join(known, ", ")));
+    if (std::find(std::begin(known), std::end(known), key) == std::end(known))
+      return bad(fmt::format("{}.{}", path, key),
+                 "is not a known field (known: latency_p95_ms, memory_bytes, energy_mj_per_inference, thermal_throttle_c, "
+                 "fps, smaller_energy_ratio, lower_rate_fps, remote_energy_ratio)");
   Envelope e;
   EL_TRY(e.latency_p95_ms, number(tier, path, "latency_p95_ms", true, 0));
   {
@@ -97,7 +98,8 @@ Result<Envelope> parse_envelope(const json& tier, const std::string& name) {
     auto where = fmt::format("{}.memory_bytes", path);
     if (it == tier.end()) return bad(where, "is missing (a required field)");
     if (!it->is_number_integer()) return bad(where, fmt::format("must be an integer number of bytes, not {}", it->type_name()));
-    if (!it->is_number_unsigned() || it->get<uint64_t>() == 0) return bad(where, fmt::format("= {} must be > 0", it->dump()));
+    if (!it->is_number_unsigned() || it->get<uint64_t>() == 0)
+      return bad(where, fmt::format("= {} must be > 0", it->is_number_unsigned() ? 0 : it->get<int64_t>()));
     e.memory_bytes = it->get<uint64_t>();
   }
   EL_TRY(e.energy_mj_per_inference, number(tier, path, "energy_mj_per_inference", true, 0));
@@ -143,10 +145,10 @@ double declared_power_w(const Envelope& e, Level level, bool smaller_available) 
 Result<Envelope> BudgetConfig::for_tier(std::string_view tier) const {
   auto it = tiers.find(std::string(tier));
   if (it == tiers.end()) {
-    std::vector<std::string> names;
-    for (auto& [name, envelope] : tiers) names.push_back(name);
+    std::string names;
+    for (auto& [name, envelope] : tiers) names += (names.empty() ? "" : ", ") + name;
     return make_error(ErrorCode::kNotFound, "budgets: no envelope for tier \"{}\" (known tiers: {})", tier,
-                      names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", ")));
+                      names.empty() ? std::string("none") : names);
   }
   return it->second;
 }
@@ -159,13 +161,19 @@ Result<BudgetConfig> parse_budget_config(std::string_view json_text) {
       return bad(fmt::format("budgets: {}", key), "is not a known field (known: format, format_version, tiers)");
   auto format = doc.find("format");
   if (format == doc.end() || !format->is_string() || format->get<std::string>() != kFormat)
-    return bad("budgets: format", fmt::format("must be \"{}\"{}", kFormat,
-                                              format == doc.end() ? " (missing)" : fmt::format(", not {}", format->dump())));
+    return bad("budgets: format",
+               fmt::format("must be \"{}\"{}", kFormat,
+                           format == doc.end() ? std::string(" (missing)")
+                           : format->is_string() ? fmt::format(", not \"{}\"", format->get<std::string>())
+                                                 : fmt::format(", not a {}", format->type_name())));
   auto version = doc.find("format_version");
   if (version == doc.end() || !version->is_number_integer() || version->get<int64_t>() != kFormatVersion)
     return bad("budgets: format_version",
                fmt::format("must be {}{} (this build reads version {} only)", kFormatVersion,
-                           version == doc.end() ? " (missing)" : fmt::format(", not {}", version->dump()), kFormatVersion));
+                           version == doc.end() ? std::string(" (missing)")
+                           : version->is_number_integer() ? fmt::format(", not {}", version->get<int64_t>())
+                                                          : fmt::format(", not a {}", version->type_name()),
+                           kFormatVersion));
   auto tiers = doc.find("tiers");
   if (tiers == doc.end() || !tiers->is_object() || tiers->empty())
     return bad("budgets: tiers", "must be a non-empty object of tier name -> envelope");

@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 namespace edgeloop::device {
 
@@ -37,6 +36,12 @@ Level next_up(Level from, Level floor, const GovernorInputs& in) {
 std::string unavailable_cause(Level l) {
   return l == Level::kSmaller ? "L1-smaller unavailable (no smaller variant installed)"
                               : "L3-remote unavailable (remote stage offline, unconfigured or over budget)";
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
 }
 
 }  // namespace
@@ -159,7 +164,7 @@ Level Governor::update(const GovernorInputs& in, double now_s) {
   if (in.memory_pressure >= o.memory_pressure_high)
     floor_causes.push_back(fmt::format("memory pressure {:.2f} >= {:.2f}", in.memory_pressure, o.memory_pressure_high));
   Level floor = floor_causes.empty() ? Level::kFull : Level::kSmaller;
-  if (index(level_) < index(floor)) return step_down(fmt::format("{}", fmt::join(floor_causes, "; ")), false);
+  if (index(level_) < index(floor)) return step_down(join(floor_causes), false);
 
   // 3. Pressure: heat (critical, or in the de-rating zone and still rising) and overruns.
   std::vector<std::string> push;
@@ -178,7 +183,7 @@ Level Governor::update(const GovernorInputs& in, double now_s) {
   }
   if (in.overrun_rate >= o.overrun_rate_high && since_change >= o.settle_s)
     push.push_back(fmt::format("deadline overruns {:.1f}% >= {:.1f}%", 100 * in.overrun_rate, 100 * o.overrun_rate_high));
-  if (!push.empty() && level_ != Level::kHeuristic) return step_down(fmt::format("{}", fmt::join(push, "; ")), heat);
+  if (!push.empty() && level_ != Level::kHeuristic) return step_down(join(push), heat);
 
   // 4. Recovery: everything clear with hysteresis, and the dwell passed.
   Level up = next_up(level_, floor, in);

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <charconv>
-#include <optional>
-#include <system_error>
+#include <cstring>
+
+#include <dirent.h>
+#include <unistd.h>
 
 #include "edgeloop/base/bytes.h"
 #include "edgeloop/base/file.h"
@@ -15,11 +18,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Plain strings and POSIX directory listing rather than std::filesystem: the device library's
+// size is budgeted (docs/benchmarks.md): std::filesystem iterators and sorting paths cost ~10 KB.
 constexpr size_t kMaxAttributeBytes = 64 * 1024;  // sysfs attributes are one page
 constexpr double kMinPlausibleC = -40, kMaxPlausibleC = 200;
 
 // A sysfs attribute's text without the trailing newline.
-Result<std::string> read_attribute(const fs::path& file) {
+Result<std::string> read_attribute(const std::string& file) {
   EL_TRY(auto bytes, read_file(file, kMaxAttributeBytes));
   std::string text(as_chars(bytes));
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r' || text.back() == '\t'))
@@ -27,34 +32,37 @@ Result<std::string> read_attribute(const fs::path& file) {
   return text;
 }
 
-Result<int64_t> read_integer(const fs::path& file) {
+Result<int64_t> read_integer(const std::string& file) {
   EL_TRY(auto text, read_attribute(file));
   int64_t value = 0;
   auto r = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size())
-    return make_error(ErrorCode::kCorrupt, "{}: \"{}\" is not an integer", file.string(), text);
+    return make_error(ErrorCode::kCorrupt, "{}: \"{}\" is not an integer", file, text);
   return value;
 }
 
-// The entries of `root`, sorted by name, with a clear error when it is not there.
-Result<std::vector<fs::path>> list_sorted(const fs::path& root, std::string_view what) {
-  std::error_code ec;
-  if (!fs::is_directory(root, ec))
-    return make_error(ErrorCode::kNotFound,
-                      "no {}: {} is not a directory (is sysfs mounted? does this platform expose it?)", what, root.string());
-  std::vector<fs::path> out;
-  for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) out.push_back(it->path());
-  if (ec) return make_error(ErrorCode::kIo, "cannot list {}: {}", root.string(), ec.message());
-  std::sort(out.begin(), out.end());
+// The entries of `root` (full paths, in directory order), with a clear error when it is not there.
+Result<std::vector<std::string>> list(const std::string& root, std::string_view what) {
+  DIR* dir = ::opendir(root.c_str());
+  if (!dir)
+    return make_error(errno == ENOENT || errno == ENOTDIR ? ErrorCode::kNotFound : ErrorCode::kIo,
+                      "no {}: cannot open {} ({}; is sysfs mounted? does this platform expose it?)", what, root,
+                      std::strerror(errno));
+  std::vector<std::string> out;
+  while (auto* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") out.push_back(root + "/" + std::string(name));
+  }
+  ::closedir(dir);
   return out;
 }
 
 class SysfsThermal final : public ThermalSensor {
  public:
-  explicit SysfsThermal(std::vector<fs::path> temps) : temps_(std::move(temps)) {}
+  explicit SysfsThermal(std::vector<std::string> temps) : temps_(std::move(temps)) {}
 
   Result<double> celsius() const override {
-    double hottest = -1e9;
+    double hottest = 0;
     bool any = false;
     std::string last_error;
     for (auto& file : temps_) {
@@ -65,7 +73,7 @@ class SysfsThermal final : public ThermalSensor {
       }
       double c = static_cast<double>(*milli) / 1000.0;
       if (c < kMinPlausibleC || c > kMaxPlausibleC) {
-        last_error = fmt::format("{}: {} C is not a plausible die temperature", file.string(), c);
+        last_error = fmt::format("{}: {} C is not a plausible die temperature", file, c);
         continue;
       }
       hottest = any ? std::max(hottest, c) : c;
@@ -77,34 +85,36 @@ class SysfsThermal final : public ThermalSensor {
   }
 
  private:
-  std::vector<fs::path> temps_;
+  std::vector<std::string> temps_;
 };
 
 class SysfsPower final : public PowerSensor {
  public:
-  explicit SysfsPower(std::optional<fs::path> battery) : battery_(std::move(battery)) {}
+  explicit SysfsPower(std::string battery) : battery_(std::move(battery)) {}
 
   Result<PowerState> read() const override {
-    if (!battery_) return PowerState{};  // mains
-    EL_TRY(auto capacity, read_integer(*battery_ / "capacity"));
+    if (battery_.empty()) return PowerState{};  // mains
+    EL_TRY(auto capacity, read_integer(battery_ + "/capacity"));
     if (capacity < 0 || capacity > 100)
-      return make_error(ErrorCode::kCorrupt, "{}: capacity {} is outside 0..100", battery_->string(), capacity);
-    EL_TRY(auto status, read_attribute(*battery_ / "status"));
+      return make_error(ErrorCode::kCorrupt, "{}: capacity {} is outside 0..100", battery_, capacity);
+    EL_TRY(auto status, read_attribute(battery_ + "/status"));
     return PowerState{static_cast<int>(capacity), status == "Charging" || status == "Full"};
   }
 
  private:
-  std::optional<fs::path> battery_;
+  std::string battery_;  // empty: no battery
 };
 
 }  // namespace
 
 Result<std::unique_ptr<ThermalSensor>> sysfs_thermal(const fs::path& root) {
-  EL_TRY(auto entries, list_sorted(root, "thermal zones"));
-  std::vector<fs::path> temps;
-  std::error_code ec;
-  for (auto& entry : entries)
-    if (entry.filename().string().starts_with("thermal_zone") && fs::exists(entry / "temp", ec)) temps.push_back(entry / "temp");
+  EL_TRY(auto entries, list(root.string(), "thermal zones"));
+  std::vector<std::string> temps;
+  for (auto& entry : entries) {
+    std::string temp = entry + "/temp";
+    if (std::string_view(entry).substr(entry.rfind('/') + 1).starts_with("thermal_zone") && ::access(temp.c_str(), F_OK) == 0)
+      temps.push_back(std::move(temp));
+  }
   if (temps.empty())
     return make_error(ErrorCode::kNotFound, "no thermal zones: {} holds no thermal_zone*/temp", root.string());
   auto sensor = std::make_unique<SysfsThermal>(std::move(temps));
@@ -114,14 +124,12 @@ Result<std::unique_ptr<ThermalSensor>> sysfs_thermal(const fs::path& root) {
 }
 
 Result<std::unique_ptr<PowerSensor>> sysfs_power(const fs::path& root) {
-  EL_TRY(auto entries, list_sorted(root, "power supplies"));
-  std::optional<fs::path> battery;
+  EL_TRY(auto entries, list(root.string(), "power supplies"));
+  std::string battery;  // the first battery by name (BAT0 before BAT1)
   for (auto& entry : entries) {
-    auto type = read_attribute(entry / "type");
-    if (type && *type == "Battery") {
-      battery = entry;
-      break;
-    }
+    if (!battery.empty() && entry > battery) continue;
+    auto type = read_attribute(entry + "/type");
+    if (type && *type == "Battery") battery = entry;
   }
   auto sensor = std::make_unique<SysfsPower>(battery);
   auto first = sensor->read();
