@@ -47,6 +47,7 @@ void add_bench_command(CLI::App& app);
 void add_keys_commands(CLI::App& app);
 void add_repo_commands(CLI::App& app);
 void add_device_commands(CLI::App& app);
+void add_simulate_camera_command(CLI::App* device);  // under `device`
 void add_delta_commands(CLI::App& app);
 
 }  // namespace edgeloop::cli

@@ -410,6 +410,7 @@ void add_device_commands(CLI::App& app) {
                true);
   slot_command("mark-good", "End the trial: the active model is trusted", mark_good, false);
   slot_command("revert", "Go back to the last-known-good model now (a pointer flip, no network)", revert, false);
+  add_simulate_camera_command(device);
   slot_command("start",
                "The watchdog step a process runs at start: on trial, spend one attempt before the model runs; with "
                "none left, revert to the last-known-good",

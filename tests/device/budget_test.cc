@@ -159,5 +159,24 @@ TEST(Budget, DeclaredPowerPerLevel) {
   EXPECT_DOUBLE_EQ(declared_power_w(e, Level::kHeuristic, true), 0);
 }
 
+TEST(BudgetConfig, DefaultIsTheExampleFile) {
+  auto file = load_budget_config(std::filesystem::path(EDGELOOP_SOURCE_DIR) / "examples/budgets.json");
+  ASSERT_TRUE(file) << file.error().message;
+  const BudgetConfig& built_in = default_budget_config();
+  ASSERT_EQ(built_in.tiers.size(), file->tiers.size());
+  for (const auto& [tier, e] : file->tiers) {
+    auto d = built_in.for_tier(tier);
+    ASSERT_TRUE(d) << tier;
+    EXPECT_EQ(d->latency_p95_ms, e.latency_p95_ms) << tier;
+    EXPECT_EQ(d->memory_bytes, e.memory_bytes) << tier;
+    EXPECT_EQ(d->energy_mj_per_inference, e.energy_mj_per_inference) << tier;
+    EXPECT_EQ(d->thermal_throttle_c, e.thermal_throttle_c) << tier;
+    EXPECT_EQ(d->fps, e.fps) << tier;
+    EXPECT_EQ(d->smaller_energy_ratio, e.smaller_energy_ratio) << tier;
+    EXPECT_EQ(d->lower_rate_fps, e.lower_rate_fps) << tier;
+    EXPECT_EQ(d->remote_energy_ratio, e.remote_energy_ratio) << tier;
+  }
+}
+
 }  // namespace
 }  // namespace edgeloop::device

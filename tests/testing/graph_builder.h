@@ -24,6 +24,7 @@ inline QuantParams per_tensor(float scale, int32_t zero_point) { return {{scale}
 // Builds a graph node by node; each node's output shape comes from shape inference.
 class GraphBuilder {
  public:
+  explicit GraphBuilder(uint32_t seed = 7) : rng_(seed) {}
   TensorId input(DType dtype, Shape shape, QuantParams quant = {}) {
     const TensorId id = g_.add_tensor({"x" + std::to_string(g_.inputs.size()), dtype, std::move(shape), std::move(quant), false, {}});
     g_.inputs.push_back(id);
@@ -86,7 +87,7 @@ class GraphBuilder {
     return g_.add_tensor(std::move(t));
   }
   model::Graph g_;
-  std::mt19937 rng_{7};
+  std::mt19937 rng_;
   std::uniform_real_distribution<float> dist_{-0.5f, 0.5f};
 };
 

@@ -1,6 +1,7 @@
 #include "edgeloop/device/budget.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <set>
 #include <vector>
@@ -193,6 +194,51 @@ Result<BudgetConfig> load_budget_config(const std::filesystem::path& file) {
   if (!bytes) return std::unexpected(bytes.error().context(fmt::format("budgets {}", file.string())));
   auto config = parse_budget_config(as_chars(*bytes));
   if (!config) return std::unexpected(config.error().context(file.string()));
+  return config;
+}
+
+const BudgetConfig& default_budget_config() {
+  // examples/budgets.json (BudgetConfig.DefaultIsTheExampleFile keeps the two equal).
+  static const BudgetConfig config = [] {
+    auto parsed = parse_budget_config(R"json({
+  "format": "edgeloop-budgets",
+  "format_version": 1,
+  "tiers": {
+    "flagship": {
+      "latency_p95_ms": 33,
+      "memory_bytes": 67108864,
+      "energy_mj_per_inference": 20,
+      "thermal_throttle_c": 85,
+      "fps": 30,
+      "smaller_energy_ratio": 0.35,
+      "lower_rate_fps": 15,
+      "remote_energy_ratio": 0.2
+    },
+    "mid": {
+      "latency_p95_ms": 50,
+      "memory_bytes": 33554432,
+      "energy_mj_per_inference": 35,
+      "thermal_throttle_c": 80,
+      "fps": 30,
+      "smaller_energy_ratio": 0.35,
+      "lower_rate_fps": 15,
+      "remote_energy_ratio": 0.25
+    },
+    "low": {
+      "latency_p95_ms": 80,
+      "memory_bytes": 16777216,
+      "energy_mj_per_inference": 60,
+      "thermal_throttle_c": 75,
+      "fps": 15,
+      "smaller_energy_ratio": 0.35,
+      "lower_rate_fps": 7.5,
+      "remote_energy_ratio": 0.3
+    }
+  }
+})json");
+    if (!parsed) std::abort();
+    return std::move(*parsed);
+  }();
   return config;
 }
 

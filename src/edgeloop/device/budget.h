@@ -50,5 +50,7 @@ struct BudgetConfig {
 // with the tier and the field named.
 Result<BudgetConfig> parse_budget_config(std::string_view json_text);
 Result<BudgetConfig> load_budget_config(const std::filesystem::path& file);  // + kNotFound/kIo; 1 MiB cap
+// The budgets a device uses when it was given none: examples/budgets.json, built in.
+const BudgetConfig& default_budget_config();
 
 }  // namespace edgeloop::device

@@ -115,3 +115,17 @@ std::vector<model::TensorData> Session::collect_outputs() const {
 }
 
 }  // namespace edgeloop::runtime
+
+namespace edgeloop::runtime {
+
+Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs, const std::atomic<bool>& cancel) {
+  EL_CHECK(bind_inputs(inputs));
+  for (size_t i = 0; i < program_.steps().size(); ++i) {
+    if (cancel.load(std::memory_order_relaxed))
+      return make_error(ErrorCode::kCancelled, "cancelled after {} of {} steps", i, program_.steps().size());
+    EL_CHECK(run_step(i));
+  }
+  return collect_outputs();
+}
+
+}  // namespace edgeloop::runtime

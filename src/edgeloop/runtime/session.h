@@ -1,5 +1,6 @@
 // Session: one execution context of a Program with its own arena; use one per thread.
 #pragma once
+#include <atomic>
 
 #include <functional>
 #include <memory>
@@ -28,6 +29,9 @@ class Session {
   // node on the reference kernels (LoadOptions::reference()) can be observed node by node.
   Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const NodeObserver& observer);
   Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const StepObserver& observer);
+  // Runs the model, checking `cancel` between steps: once it is set, returns ErrorCode::kCancelled
+  // without running further steps. The session stays usable.
+  Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const std::atomic<bool>& cancel);
 
   const Program& program() const { return program_; }
   size_t arena_bytes() const { return program_.plan().arena_bytes; }

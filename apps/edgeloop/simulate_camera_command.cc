@@ -1,0 +1,187 @@
+// `edgeloop device simulate-camera`: Fashion-MNIST test images as a camera stream through the
+// on-device engine, on a simulated die and battery (docs/engine.md, "Simulated camera").
+#include <filesystem>
+
+#include "cli.h"
+#include "edgeloop/compress/dataset.h"
+#include "edgeloop/compress/evaluate.h"
+#include "edgeloop/device/budget.h"
+#include "edgeloop/device/engine.h"
+#include "edgeloop/ota/installer.h"
+#include "edgeloop/ota/slot_store.h"
+#include "edgeloop/sim/camera.h"
+
+namespace edgeloop::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CameraArgs {
+  std::string data_dir, tier = "mid", budgets, smaller, challenger, images = "fashion-mnist:test", pin_level;
+  double fps = 30, seconds = 60, ambient = 25, device_watts = 2.5, battery = 80, shadow_rate = 0.1, floor = 0.5;
+  bool charging = false, offline = false, json = false;
+  RuntimeFlags runtime;
+};
+
+runtime::Program load_model(const fs::path& path, const runtime::LoadOptions& load, std::string_view what) {
+  return unwrap(runtime::Program::load(path, load), fmt::format("loading the {} model {}", what, path.string()));
+}
+
+void simulate(const CameraArgs& a) {
+  const auto load = a.runtime.load();
+  // The device's models: the watchdog step first, as every process start does.
+  auto storage = unwrap(ota::DirectoryStorage::open(fs::path(a.data_dir) / "slots"), "opening the model slots");
+  auto store = unwrap(ota::SlotStore::open(storage), "reading the slot state");
+  ota::Installer installer(store, SystemClock::instance());
+  auto start = unwrap(installer.on_start(), "the watchdog step");
+  const ota::SlotState& s = installer.state();
+  if (!s.active) throw CommandError{fmt::format("{} has no model installed: run `edgeloop device update` first", a.data_dir)};
+  auto slot_program = [&](ota::Slot slot) {
+    auto bytes = unwrap(store.read_slot(slot), fmt::format("reading slot {}", ota::to_string(slot)));
+    return unwrap(runtime::Program::load(std::move(bytes), load), fmt::format("loading slot {}", ota::to_string(slot)));
+  };
+  // On trial, the new model is the challenger in the shadow of the last-known-good, which
+  // answers; its successful shadow runs count towards marking it good.
+  device::EngineModels models{slot_program(s.trial ? *s.last_known_good : *s.active), {}, {}, {}, {}};
+  std::string champion = fmt::format("slot {}", ota::to_string(s.trial ? *s.last_known_good : *s.active));
+  std::string challenger;
+  if (s.trial) {
+    models.challenger = slot_program(*s.active);
+    challenger = fmt::format("slot {} (on trial)", ota::to_string(*s.active));
+  } else if (!a.challenger.empty()) {
+    models.challenger = load_model(a.challenger, load, "challenger");
+    challenger = a.challenger;
+  }
+  if (!a.smaller.empty()) models.smaller = load_model(a.smaller, load, "smaller");
+
+  fs::path budgets = a.budgets.empty() ? fs::path(a.data_dir) / "budgets.json" : fs::path(a.budgets);
+  const device::BudgetConfig config = fs::exists(budgets) || !a.budgets.empty()
+                                          ? unwrap(device::load_budget_config(budgets), "--budgets")
+                                          : device::default_budget_config();
+  device::EngineOptions options;
+  options.envelope = unwrap(config.for_tier(a.tier), "--tier");
+  options.envelope.fps = a.fps;
+  options.accuracy_floor = a.floor;
+  options.shadow_rate = a.shadow_rate;
+  if (!a.pin_level.empty()) {
+    options.pin_level = device::level_from_string(a.pin_level);
+    if (!options.pin_level) throw CommandError{fmt::format("--pin-level: '{}' is not a level (L0-full … L4-heuristic)", a.pin_level)};
+  }
+
+  sim::VirtualClock clock;
+  device::ThermalModel thermal_model;
+  thermal_model.ambient_c = a.ambient;
+  thermal_model.idle_w = a.device_watts;
+  device::SimulatedThermal thermal(thermal_model);
+  device::SimulatedBattery battery(15000, a.battery, a.charging);
+  auto data = unwrap(compress::load_image_set(a.images), "--images");
+  std::vector<sim::CameraFrame> frames;
+  frames.reserve(static_cast<size_t>(data.count));
+  for (int64_t i = 0; i < data.count; ++i)
+    frames.push_back({unwrap(compress::image_to_input(models.main.graph(), data, i), "preparing the frames"),
+                      data.labels[static_cast<size_t>(i)]});
+  // A trial model earns its trust in the shadow: each successful shadow run is a success.
+  bool marked_good = false;
+  if (s.trial)
+    options.on_shadow_result = [&](bool ok) {
+      if (ok && !marked_good) marked_good = installer.record_success().value_or(false);
+    };
+  auto engine = unwrap(device::Engine::create(std::move(models), options, clock, &thermal, &battery, nullptr), "starting the engine");
+
+  sim::CameraOptions co;
+  co.fps = a.fps;
+  co.seconds = a.seconds;
+  if (!a.json) {
+    fmt::print("start       {}\n", ota::to_string(start.action));
+    fmt::print("engine      tier {}: {} fps, deadline {} ms, throttle {:.0f} °C; ambient {:.0f} °C; answering: {}{}\n", a.tier,
+               a.fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
+               challenger.empty() ? "" : fmt::format("; in its shadow: {}", challenger));
+    co.on_transition = [](const device::Transition& t) {
+      fmt::print("{:8.1f} s  {} -> {}: {}\n", t.at_s, device::to_string(t.from), device::to_string(t.to), t.cause);
+    };
+  }
+  auto report = sim::run_camera(*engine, clock, thermal, battery, options.envelope,
+                                [&](int64_t i) -> const sim::CameraFrame& { return frames[static_cast<size_t>(i % data.count)]; }, co);
+  const auto& m = report.metrics;
+  const double accuracy = report.labelled_answers ? 100.0 * report.correct_answers / report.labelled_answers : 0.0;
+  if (a.json) {
+    Json trace = Json::array();
+    for (const auto& p : report.trace)
+      trace.push_back({{"t_s", p.t_s}, {"temperature_c", p.temperature_c}, {"level", device::to_string(p.level)},
+                       {"battery_percent", p.battery_percent}});
+    Json transitions = Json::array();
+    for (const auto& t : report.transitions)
+      transitions.push_back({{"at_s", t.at_s}, {"from", device::to_string(t.from)}, {"to", device::to_string(t.to)}, {"cause", t.cause}});
+    print_json(Json{{"tier", a.tier},
+                    {"fps", a.fps},
+                    {"seconds", report.simulated_seconds},
+                    {"ambient_c", a.ambient},
+                    {"throttle_c", report.throttle_c},
+                    {"peak_temperature_c", report.peak_temperature_c},
+                    {"seconds_at_or_above_throttle", report.seconds_at_or_above_throttle},
+                    {"energy_j", report.energy_j},
+                    {"accuracy_percent", accuracy},
+                    {"wall_seconds", report.wall_seconds},
+                    {"transitions", transitions},
+                    {"trace", trace},
+                    {"metrics", m.to_json()}});
+    return;
+  }
+  fmt::print("summary     {:.0f} s simulated in {:.1f} s: {} frames, {} answered, {} dropped by the frame-rate level\n",
+             report.simulated_seconds, report.wall_seconds, m.frames_offered, m.inferences, m.frames_dropped);
+  fmt::print("            die peaked at {:.1f} °C (throttle {:.0f} °C), {:.0f} s at or above it; {:.0f} J used\n",
+             report.peak_temperature_c, report.throttle_c, report.seconds_at_or_above_throttle, report.energy_j);
+  fmt::print("            latency p50 {:.2f} ms, p99 {:.2f} ms (log buckets); {} deadline overruns; top-1 {:.2f}% on {} labelled answers\n",
+             m.latency_us.quantile(0.5) / 1e3, m.latency_us.quantile(0.99) / 1e3, m.deadline_overruns, accuracy,
+             report.labelled_answers);
+  std::string levels;
+  for (device::Level l : device::kAllLevels)
+    if (m.seconds_per_level[static_cast<size_t>(l)] > 0)
+      levels += fmt::format("{} {:.0f} s  ", device::to_string(l), m.seconds_per_level[static_cast<size_t>(l)]);
+  fmt::print("ladder      {}({} transitions, {} for heat)\n", levels, m.ladder_transitions, m.throttle_events);
+  std::string reasons;
+  for (size_t r = 1; r < device::kFallbackReasonCount; ++r)
+    if (m.fallbacks[r]) reasons += fmt::format("{} {}  ", device::to_string(static_cast<device::FallbackReason>(r)), m.fallbacks[r]);
+  fmt::print("fallbacks   {:.1f}% of answers{}{}\n", 100 * m.fallback_rate(), reasons.empty() ? "" : ": ", reasons);
+  if (m.shadow_runs || m.shadow_skipped)
+    fmt::print("shadow      {} runs ({} skipped for lack of headroom or a busy worker): top-1 disagreement {:.1f}%, "
+               "{} failures, latency {:+.2f} ms vs the champion on average\n",
+               m.shadow_runs, m.shadow_skipped, m.shadow_runs ? 100.0 * m.shadow_disagreements / m.shadow_runs : 0.0,
+               m.shadow_failures, m.shadow_runs ? m.shadow_latency_delta_us_sum / m.shadow_runs / 1e3 : 0.0);
+  if (s.trial || marked_good)
+    fmt::print("trial       {}\n", marked_good ? "the challenger reached its successes in the shadow: marked good; it answers from the next start"
+                                              : fmt::format("still on trial: {} successes recorded", installer.state().trial->successes));
+}
+
+}  // namespace
+
+void add_simulate_camera_command(CLI::App* device) {
+  static CameraArgs a;
+  auto* c = device->add_subcommand(
+      "simulate-camera",
+      "Stream Fashion-MNIST test images as camera frames through the on-device engine (deadline, degradation ladder, "
+      "shadow challenger) on a simulated die and battery: prints the ladder's transitions and the guardrail summary");
+  c->add_option("--data-dir", a.data_dir, "the device's data folder (its installed model is the one that answers)")->required();
+  c->add_option("--fps", a.fps, "frame rate of the stream (default 30)")->check(CLI::Range(1.0, 240.0));
+  c->add_option("--seconds", a.seconds, "simulated seconds (default 60)")->check(CLI::Range(1.0, 86400.0));
+  c->add_option("--ambient", a.ambient, "ambient temperature in °C (default 25)")->check(CLI::Range(-40.0, 60.0));
+  c->add_option("--device-watts", a.device_watts,
+                 "what the rest of the device draws while the camera runs (display, ISP, radio), W (default 2.5)")
+      ->check(CLI::Range(0.0, 50.0));
+  c->add_option("--tier", a.tier, "the device's tier, for its budget (default mid)");
+  c->add_option("--budgets", a.budgets, "budget config (docs/governor.md; default DATA_DIR/budgets.json, else built-in)");
+  c->add_option("--smaller", a.smaller, "the smaller variant the ladder's L1 and L2 run (e.g. the variant matrix's w4a8)");
+  c->add_option("--challenger", a.challenger, "a model to run in the shadow (default: the model on trial, if any)");
+  c->add_option("--shadow-rate", a.shadow_rate, "share of frames the challenger sees (default 0.1)")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--floor", a.floor, "accuracy floor: answers under this confidence are flagged (default 0.5)")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--battery", a.battery, "battery level at the start, percent (default 80)")->check(CLI::Range(0.0, 100.0));
+  c->add_flag("--charging", a.charging, "the device is on a charger");
+  c->add_flag("--offline", a.offline, "no remote stage (the default until one is configured)");
+  c->add_option("--pin-level", a.pin_level, "hold one ladder level, bypassing the governor (comparisons), e.g. L0-full");
+  c->add_option("--images", a.images, "the frames (default fashion-mnist:test)");
+  add_runtime_flags(c, a.runtime);
+  c->add_flag("--json", a.json, "print JSON (summary, transitions, a temperature trace per second, the metrics record)");
+  c->callback([] { simulate(a); });
+}
+
+}  // namespace edgeloop::cli

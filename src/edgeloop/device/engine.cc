@@ -1,0 +1,538 @@
+#include "edgeloop/device/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include "edgeloop/runtime/session.h"
+
+namespace edgeloop::device {
+
+using std::chrono::nanoseconds;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+std::pair<int, double> top1_softmax(const model::TensorData& output) {
+  if (output.dtype != model::DType::kF32 || output.bytes.empty()) return {-1, 0.0};
+  auto v = output.values<float>();
+  const auto best = std::max_element(v.begin(), v.end());
+  double sum = 0;
+  for (float x : v) sum += std::exp(static_cast<double>(x) - static_cast<double>(*best));
+  return {static_cast<int>(best - v.begin()), sum > 0 ? 1.0 / sum : 0.0};
+}
+
+namespace {
+
+double seconds(nanoseconds t) { return static_cast<double>(t.count()) / 1e9; }
+
+// What a worker runs for one frame.
+enum class TaskKind {
+  kMain,     // L0: main (or head then tail, keeping the cut activation)
+  kSmaller,  // L1/L2: the smaller variant (or main)
+  kHead,     // L3: the head only; the remote stage runs the tail
+};
+
+struct Task {
+  TaskKind kind = TaskKind::kMain;
+  model::TensorData input;
+  std::atomic<bool> cancel{false};
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  Result<std::vector<model::TensorData>> outputs = std::vector<model::TensorData>{};
+  std::optional<model::TensorData> activation;  // the cut tensor (kMain with a split, kHead)
+};
+
+// One worker thread with its own sessions (a Session is one execution context).
+class Worker {
+ public:
+  Worker(const EngineModels& m, int priority, std::atomic<int>& realtime)
+      : priority_(priority), realtime_(&realtime), main_(m.head ? std::nullopt : std::optional<runtime::Session>(std::in_place, m.main)),
+        head_(m.head ? std::optional<runtime::Session>(std::in_place, *m.head) : std::nullopt),
+        tail_(m.tail ? std::optional<runtime::Session>(std::in_place, *m.tail) : std::nullopt),
+        smaller_(m.smaller ? std::optional<runtime::Session>(std::in_place, *m.smaller) : std::nullopt),
+        thread_([this] { loop(); }) {}
+  ~Worker() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+      if (task_) task_->cancel = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // Takes `task` if idle.
+  bool try_start(std::shared_ptr<Task> task) {
+    {
+      std::lock_guard lock(mutex_);
+      if (task_ || stop_) return false;
+      task_ = std::move(task);
+    }
+    cv_.notify_all();
+    return true;
+  }
+  bool idle() const {
+    std::lock_guard lock(mutex_);
+    return !task_;
+  }
+
+ private:
+  void loop() {
+    if (priority_ > 0) {
+      sched_param sp{};
+      sp.sched_priority = priority_;
+      if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0) ++*realtime_;
+    }
+    while (true) {
+      std::shared_ptr<Task> task;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return stop_ || task_; });
+        if (stop_ && !task_) return;
+        task = task_;
+      }
+      run(*task);
+      {
+        // Idle before the caller hears "done", so its next task finds this worker free.
+        std::lock_guard lock(mutex_);
+        task_.reset();
+      }
+      {
+        std::lock_guard lock(task->mutex);
+        task->done = true;
+      }
+      task->cv.notify_all();
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+    }
+  }
+
+  void run(Task& t) {
+    std::span<const model::TensorData> in(&t.input, 1);
+    switch (t.kind) {
+      case TaskKind::kSmaller:
+        t.outputs = smaller_ ? smaller_->run(in, t.cancel) : run_main(t, in);
+        return;
+      case TaskKind::kMain:
+        t.outputs = run_main(t, in);
+        return;
+      case TaskKind::kHead: {
+        auto act = head_->run(in, t.cancel);
+        if (!act) {
+          t.outputs = std::unexpected(std::move(act).error());
+          return;
+        }
+        t.activation = std::move(act->front());
+        t.outputs = std::vector<model::TensorData>{};
+        return;
+      }
+    }
+  }
+
+  Result<std::vector<model::TensorData>> run_main(Task& t, std::span<const model::TensorData> in) {
+    if (!head_) return main_->run(in, t.cancel);
+    EL_TRY(auto act, head_->run(in, t.cancel));
+    t.activation = act.front();
+    return tail_->run(std::span<const model::TensorData>(&act.front(), 1), t.cancel);
+  }
+
+  int priority_;
+  std::atomic<int>* realtime_;
+  std::optional<runtime::Session> main_, head_, tail_, smaller_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::shared_ptr<Task> task_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after the sessions exist
+};
+
+// The challenger's own thread: takes one frame at a time, drops frames while busy.
+struct ShadowJob {
+  model::TensorData input;
+  int champion_top1 = -1;
+  double champion_confidence = 0;
+  nanoseconds champion_latency{0};
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineModels models;
+  EngineOptions options;
+  const Clock* clock;
+  const ThermalSensor* thermal;
+  const PowerSensor* power;
+  RemoteStage* remote;
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<int> realtime_workers{0};
+
+  mutable std::mutex mutex;  // guards everything below
+  Governor governor;
+  GuardrailMetrics metrics;
+  double overrun_ewma = 0;
+  double memory_pressure = 0;
+  std::optional<InferResult> last_answer;
+  nanoseconds last_answer_at{0};
+  std::optional<nanoseconds> last_frame_at;
+  Level current_level = Level::kFull;
+  std::optional<double> level_since;
+  std::mt19937_64 rng;
+
+  // Shadow.
+  std::mutex shadow_mutex;
+  std::condition_variable shadow_cv;
+  std::optional<ShadowJob> shadow_job;
+  bool shadow_busy = false, shadow_stop = false;
+  std::thread shadow_thread;
+
+  Impl(EngineModels m, EngineOptions o, const Clock& c, const ThermalSensor* t, const PowerSensor* p, RemoteStage* r)
+      : models(std::move(m)), options(std::move(o)), clock(&c), thermal(t), power(p), remote(r),
+        governor(options.governor), rng(options.shadow_seed) {}
+
+  double now_s() const { return seconds(clock->now()); }
+
+  // The governor's inputs now. Sensor errors count as "no reading": no pressure from them.
+  GovernorInputs inputs() const {
+    GovernorInputs in;
+    in.throttle_c = options.envelope.thermal_throttle_c;
+    in.temperature_c = -273;
+    if (thermal)
+      if (auto c = thermal->celsius()) in.temperature_c = *c;
+    if (power)
+      if (auto p = power->read()) in.power = *p;
+    in.overrun_rate = overrun_ewma;
+    in.memory_pressure = memory_pressure;
+    in.smaller_available = models.smaller.has_value();
+    in.remote_available = remote_ready();
+    return in;
+  }
+  bool remote_ready() const { return remote && models.head && remote->online(); }
+
+  Level step_governor() {
+    if (options.pin_level) return account(*options.pin_level);
+    const size_t before = governor.transitions().size();
+    Level level = governor.update(inputs(), now_s());
+    const auto& all = governor.transitions();
+    for (size_t i = before; i < all.size(); ++i) {
+      ++metrics.ladder_transitions;
+      if (all[i].to > all[i].from && all[i].cause.starts_with("temperature")) ++metrics.throttle_events;
+    }
+    return account(level);
+  }
+
+  // Time per level, on the engine's clock: each frame's level holds until the next frame.
+  Level account(Level level) {
+    const double now = now_s();
+    if (level_since) metrics.seconds_per_level[static_cast<size_t>(current_level)] += now - *level_since;
+    level_since = now;
+    current_level = level;
+    return level;
+  }
+
+  // Runs `task` on an idle worker and waits until it is done or `until`. nullopt: no idle worker.
+  std::optional<bool> run_on_worker(const std::shared_ptr<Task>& task, SteadyTime until) {
+    bool started = false;
+    for (auto& w : workers)
+      if (w->try_start(task)) {
+        started = true;
+        break;
+      }
+    if (!started) return std::nullopt;
+    std::unique_lock lock(task->mutex);
+    if (task->cv.wait_until(lock, until, [&] { return task->done; })) return true;
+    task->cancel = true;  // the worker stops at the next op boundary and becomes idle again
+    return false;
+  }
+
+  // The heuristic answer: the last model answer while it is fresh, else none.
+  InferResult heuristic(FallbackReason reason, Level level) const {
+    InferResult r;
+    r.source = Source::kHeuristic;
+    r.reason = reason;
+    r.level = level;
+    if (last_answer && clock->now() - last_answer_at <= options.heuristic_max_age) r.top1 = last_answer->top1;
+    return r;
+  }
+
+  void record(const InferResult& r) {
+    ++metrics.inferences;
+    ++metrics.fallbacks[static_cast<size_t>(r.reason)];
+    ++metrics.answers_by_source[static_cast<size_t>(r.source)];
+    metrics.latency_us.add(static_cast<double>(r.latency.count()) / 1e3);
+    const size_t bucket = std::min<size_t>(9, static_cast<size_t>(std::max(0.0, r.confidence) * 10.0));
+    ++metrics.confidence[bucket];
+  }
+
+  void offer_shadow(const model::TensorData& input, const InferResult& champion, Level level) {
+    if (!models.challenger || options.shadow_rate <= 0) return;
+    if (std::uniform_real_distribution<double>(0, 1)(rng) >= options.shadow_rate) return;
+    // Only with headroom: at L0 (no thermal, battery or overrun pressure), or on a charger.
+    bool charging = false;
+    if (power)
+      if (auto p = power->read()) charging = p->charging;
+    std::lock_guard lock(shadow_mutex);
+    if ((level != Level::kFull && !charging) || shadow_busy || shadow_job) {
+      ++metrics.shadow_skipped;
+      return;
+    }
+    shadow_job = ShadowJob{input, champion.top1, champion.confidence, champion.latency};
+    shadow_cv.notify_all();
+  }
+
+  void shadow_loop() {
+    runtime::Session session(*models.challenger);
+    const std::atomic<bool> never{false};
+    while (true) {
+      ShadowJob job;
+      {
+        std::unique_lock lock(shadow_mutex);
+        shadow_cv.wait(lock, [&] { return shadow_stop || shadow_job; });
+        if (shadow_stop) return;
+        job = std::move(*shadow_job);
+        shadow_job.reset();
+        shadow_busy = true;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      auto out = session.run(std::span<const model::TensorData>(&job.input, 1), never);
+      const nanoseconds took = std::chrono::steady_clock::now() - t0;
+      {
+        std::lock_guard lock(mutex);
+        ++metrics.shadow_runs;
+        metrics.shadow_latency_us.add(static_cast<double>(took.count()) / 1e3);
+        if (!out) {
+          ++metrics.shadow_failures;
+        } else {
+          auto [top1, conf] = top1_softmax(out->front());
+          if (top1 != job.champion_top1) ++metrics.shadow_disagreements;
+          metrics.shadow_confidence_delta_sum += conf - job.champion_confidence;
+          metrics.shadow_latency_delta_us_sum += static_cast<double>((took - job.champion_latency).count()) / 1e3;
+        }
+      }
+      if (options.on_shadow_result) options.on_shadow_result(out.has_value());
+      {
+        std::lock_guard lock(shadow_mutex);
+        shadow_busy = false;
+      }
+      shadow_cv.notify_all();
+    }
+  }
+
+  InferResult infer(const model::TensorData& input, nanoseconds deadline) {
+    const SteadyTime t0 = std::chrono::steady_clock::now();
+    const SteadyTime until = t0 + deadline;
+    std::unique_lock lock(mutex);
+    const Level level = step_governor();
+    InferResult r = answer(input, level, until, lock);
+    r.level = level;
+    r.latency = std::chrono::steady_clock::now() - t0;
+    record(r);
+    if (r.source != Source::kHeuristic) {
+      last_answer = r;
+      last_answer.value().outputs.clear();
+      last_answer_at = clock->now();
+    }
+    lock.unlock();
+    if (r.source == Source::kLocal) offer_shadow(input, r, level);
+    return r;
+  }
+
+  // Runs a task without holding the engine's lock (the shadow thread records under it).
+  std::optional<bool> run_unlocked(const std::shared_ptr<Task>& task, SteadyTime until, std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    auto r = run_on_worker(task, until);
+    lock.lock();
+    return r;
+  }
+
+  void note_overrun(bool overran) {
+    overrun_ewma = 0.95 * overrun_ewma + (overran ? 0.05 : 0.0);
+    if (overran) ++metrics.deadline_overruns;
+  }
+
+  InferResult answer(const model::TensorData& input, Level level, SteadyTime until, std::unique_lock<std::mutex>& lock) {
+    if (level == Level::kHeuristic) return heuristic(FallbackReason::kLadderHeuristic, level);
+
+    if (level == Level::kRemote && remote_ready()) {
+      auto task = std::make_shared<Task>();
+      task->kind = TaskKind::kHead;
+      task->input = input;
+      auto done = run_unlocked(task, until, lock);
+      if (!done) return heuristic(FallbackReason::kBusy, level);
+      if (!*done) {
+        note_overrun(true);
+        return heuristic(FallbackReason::kDeadline, level);
+      }
+      if (!task->outputs || !task->activation) {
+        ++metrics.model_errors;
+        return heuristic(FallbackReason::kModelError, level);
+      }
+      lock.unlock();
+      auto out = remote->run(*task->activation, until - std::chrono::steady_clock::now());
+      lock.lock();
+      if (!out || out->empty()) return heuristic(FallbackReason::kRemoteFailed, level);
+      note_overrun(false);
+      InferResult r;
+      std::tie(r.top1, r.confidence) = top1_softmax(out->front());
+      r.outputs = std::move(*out);
+      r.source = Source::kRemote;
+      r.reason = FallbackReason::kLadderRemote;
+      return r;
+    }
+
+    auto task = std::make_shared<Task>();
+    const bool degraded = level != Level::kFull && models.smaller;
+    task->kind = degraded ? TaskKind::kSmaller : TaskKind::kMain;
+    task->input = input;
+    auto done = run_unlocked(task, until, lock);
+    if (!done) return heuristic(FallbackReason::kBusy, level);
+    if (!*done) {
+      note_overrun(true);
+      return heuristic(FallbackReason::kDeadline, level);
+    }
+    note_overrun(false);
+    if (!task->outputs || task->outputs->empty()) {
+      ++metrics.model_errors;
+      return heuristic(FallbackReason::kModelError, level);
+    }
+    InferResult r;
+    std::tie(r.top1, r.confidence) = top1_softmax(task->outputs->front());
+    r.outputs = std::move(*task->outputs);
+    r.source = degraded ? Source::kLocalDegraded : Source::kLocal;
+    r.reason = degraded ? FallbackReason::kLadderSmaller : FallbackReason::kNone;
+    if (r.confidence >= options.accuracy_floor) return r;
+
+    // The cascade: under the floor, the remote stage if it is online and the budget allows.
+    r.source = Source::kLocalDegraded;
+    if (!remote_ready() || !task->activation) {
+      r.reason = FallbackReason::kBelowFloorOffline;
+      return r;
+    }
+    const nanoseconds left = until - std::chrono::steady_clock::now();
+    if (left < options.remote_min_budget) {
+      r.reason = FallbackReason::kBelowFloorNoBudget;
+      return r;
+    }
+    lock.unlock();
+    auto out = remote->run(*task->activation, left);
+    lock.lock();
+    if (!out || out->empty()) {
+      r.reason = FallbackReason::kRemoteFailed;
+      return r;
+    }
+    InferResult remote_r;
+    std::tie(remote_r.top1, remote_r.confidence) = top1_softmax(out->front());
+    remote_r.outputs = std::move(*out);
+    remote_r.source = Source::kRemote;
+    remote_r.reason = FallbackReason::kNone;
+    return remote_r;
+  }
+
+  std::optional<InferResult> offer_frame(const model::TensorData& input, nanoseconds deadline) {
+    {
+      std::lock_guard lock(mutex);
+      ++metrics.frames_offered;
+      const Level level = current_level;
+      if (level == Level::kLowerRate && last_frame_at) {
+        const double fps = options.envelope.lower_rate_fps > 0 ? options.envelope.lower_rate_fps : options.envelope.fps / 2;
+        const nanoseconds period(static_cast<int64_t>(1e9 / fps));
+        // A frame is run when a period has passed since the last one run (with a little slack
+        // for the frame clock's jitter), else dropped.
+        if (clock->now() - *last_frame_at < period - period / 10) {
+          ++metrics.frames_dropped;
+          return std::nullopt;
+        }
+      }
+      last_frame_at = clock->now();
+    }
+    return infer(input, deadline);
+  }
+};
+
+Result<std::unique_ptr<Engine>> Engine::create(EngineModels models, EngineOptions options, const Clock& clock,
+                                               const ThermalSensor* thermal, const PowerSensor* power, RemoteStage* remote) {
+  if (options.workers < 1) return make_error(ErrorCode::kInvalidArgument, "the engine needs at least one worker");
+  if (options.envelope.fps <= 0 || options.envelope.thermal_throttle_c <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "the envelope needs a frame rate and a thermal threshold (docs/governor.md)");
+  if (options.shadow_rate < 0 || options.shadow_rate > 1)
+    return make_error(ErrorCode::kInvalidArgument, "shadow_rate must be within [0, 1], not {}", options.shadow_rate);
+  if (models.head.has_value() != models.tail.has_value())
+    return make_error(ErrorCode::kInvalidArgument, "a split model needs both its head and its tail");
+  const auto& in = models.main.graph().tensors[models.main.graph().inputs.at(0)];
+  auto same_input = [&](const runtime::Program& p, std::string_view what) -> Status {
+    const auto& other = p.graph().tensors[p.graph().inputs.at(0)];
+    if (other.dtype != in.dtype || other.shape != in.shape)
+      return make_error(ErrorCode::kInvalidArgument, "the {} model's input does not match the main model's", what);
+    return ok();
+  };
+  if (models.smaller) EL_CHECK(same_input(*models.smaller, "smaller"));
+  if (models.challenger) EL_CHECK(same_input(*models.challenger, "challenger"));
+  if (models.head) EL_CHECK(same_input(*models.head, "head"));
+
+  auto impl = std::make_unique<Impl>(std::move(models), std::move(options), clock, thermal, power, remote);
+  // Memory pressure: what the engine holds (weights and arenas of every worker's sessions)
+  // against the envelope's memory budget.
+  if (impl->options.envelope.memory_bytes > 0) {
+    auto held = [](const runtime::Program& p) { return p.graph().weight_bytes() + p.plan().arena_bytes; };
+    double bytes = static_cast<double>(held(impl->models.main)) * impl->options.workers;
+    if (impl->models.smaller) bytes += static_cast<double>(held(*impl->models.smaller)) * impl->options.workers;
+    if (impl->models.challenger) bytes += static_cast<double>(held(*impl->models.challenger));
+    impl->memory_pressure = bytes / static_cast<double>(impl->options.envelope.memory_bytes);
+  }
+  for (int i = 0; i < impl->options.workers; ++i) impl->workers.push_back(std::make_unique<Worker>(impl->models, impl->options.worker_priority, impl->realtime_workers));
+  if (impl->models.challenger) impl->shadow_thread = std::thread([p = impl.get()] { p->shadow_loop(); });
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() {
+  {
+    std::lock_guard lock(impl_->shadow_mutex);
+    impl_->shadow_stop = true;
+  }
+  impl_->shadow_cv.notify_all();
+  if (impl_->shadow_thread.joinable()) impl_->shadow_thread.join();
+  impl_->workers.clear();
+}
+
+InferResult Engine::infer(const model::TensorData& input, nanoseconds deadline) { return impl_->infer(input, deadline); }
+
+std::optional<InferResult> Engine::offer_frame(const model::TensorData& input, nanoseconds deadline) {
+  return impl_->offer_frame(input, deadline);
+}
+
+GuardrailMetrics Engine::metrics() const {
+  std::lock_guard lock(impl_->mutex);
+  GuardrailMetrics m = impl_->metrics;
+  if (impl_->level_since)
+    m.seconds_per_level[static_cast<size_t>(impl_->current_level)] += impl_->now_s() - *impl_->level_since;
+  return m;
+}
+
+std::vector<Transition> Engine::transitions() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->governor.transitions();
+}
+
+Level Engine::level() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->current_level;
+}
+
+int Engine::realtime_workers() const { return impl_->realtime_workers.load(); }
+
+void Engine::drain_shadow() {
+  std::unique_lock lock(impl_->shadow_mutex);
+  impl_->shadow_cv.wait(lock, [&] { return !impl_->shadow_busy && !impl_->shadow_job; });
+}
+
+}  // namespace edgeloop::device

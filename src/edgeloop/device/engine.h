@@ -1,0 +1,113 @@
+// The engine an app embeds (docs/engine.md): the budget, not the model, has the final say.
+// `infer` answers within its deadline whatever the model does — on a worker thread, cancelled
+// between ops when it overruns — and degrades along the ladder the governor picks (smaller
+// variant, lower frame rate, remote stage, heuristic) instead of failing. Below the accuracy
+// floor it escalates to the remote stage when that is online and the budget allows, sending
+// the activation of the cut tensor, never the raw input. A challenger model runs in the shadow
+// of the main one on sampled frames and never changes an answer. Everything it does is counted
+// in one fixed-schema GuardrailMetrics record.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "edgeloop/base/clock.h"
+#include "edgeloop/device/budget.h"
+#include "edgeloop/device/governor.h"
+#include "edgeloop/device/ladder.h"
+#include "edgeloop/device/metrics.h"
+#include "edgeloop/device/remote_stage.h"
+#include "edgeloop/device/sensors.h"
+#include "edgeloop/runtime/program.h"
+
+namespace edgeloop::device {
+
+// The loaded models. `main` answers at L0. When `head` and `tail` are given (main split at the
+// cut tensor, model/split.h), L0 runs head then tail — the same arithmetic — so the cut
+// activation is at hand for an escalation, and L3 runs only the head.
+struct EngineModels {
+  runtime::Program main;
+  std::optional<runtime::Program> smaller;     // L1 and L2 (the main model when absent)
+  std::optional<runtime::Program> challenger;  // the shadow
+  std::optional<runtime::Program> head, tail;  // main, split at the cut tensor
+};
+
+struct EngineOptions {
+  Envelope envelope;                 // the tier's budget (frame rate, thermal threshold, memory, …)
+  GovernorOptions governor;
+  // Confidence (the top softmax probability of the first output) under which the local answer
+  // escalates to the remote stage, or is flagged.
+  double accuracy_floor = 0.5;
+  // The least budget left for an escalation to be tried: below it the local answer is returned
+  // flagged (kBelowFloorNoBudget) rather than waiting on the network.
+  std::chrono::nanoseconds remote_min_budget = std::chrono::milliseconds(5);
+  double shadow_rate = 0.1;          // share of frames offered to the challenger
+  uint64_t shadow_seed = 1;          // its sampling
+  // The heuristic (L4, and any fallback): the last model answer while younger than this, else
+  // "no answer" (top1 = -1).
+  std::chrono::nanoseconds heuristic_max_age = std::chrono::seconds(1);
+  int workers = 2;  // a worker stuck past its deadline leaves the others to answer
+  // > 0: the workers run SCHED_FIFO at this priority (Linux; needs CAP_SYS_NICE or RLIMIT_RTPRIO,
+  // else they stay as they are: see realtime_workers()). The deadline itself is kept by the
+  // calling thread waking on time: under a CPU-saturating load that needs the caller at a
+  // real-time priority above this one (docs/engine.md, "Deadlines under load").
+  int worker_priority = 0;
+  // Bypasses the governor and holds this level (comparisons: "L0 at full rate alone").
+  std::optional<Level> pin_level;
+  // Called on the shadow thread after every challenger run (true: it answered). A model on
+  // trial earns its successes here (ota::Installer::record_success) before it ever answers.
+  std::function<void(bool ok)> on_shadow_result;
+};
+
+struct InferResult {
+  std::vector<model::TensorData> outputs;  // the model's outputs; empty for the heuristic
+  int top1 = -1;                           // argmax of the first output; -1: no answer
+  double confidence = 0;                   // 0 for the heuristic
+  Source source = Source::kHeuristic;
+  FallbackReason reason = FallbackReason::kNone;
+  Level level = Level::kFull;              // the ladder level in force for this frame
+  std::chrono::nanoseconds latency{0};     // what the caller waited (real time)
+};
+
+class Engine {
+ public:
+  // `clock` drives the governor, the frame rate and the metrics' time (virtual in the
+  // simulator); deadlines are real time. Sensors and the remote stage may be null (no thermal
+  // input, mains power, offline); all must outlive the engine. Checks that the models' first
+  // inputs agree and that the envelope is usable.
+  static Result<std::unique_ptr<Engine>> create(EngineModels models, EngineOptions options, const Clock& clock,
+                                                const ThermalSensor* thermal = nullptr, const PowerSensor* power = nullptr,
+                                                RemoteStage* remote = nullptr);
+  ~Engine();  // cancels what runs and joins the workers
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // One inference, answered within `deadline` (relative, real time) plus scheduling slack.
+  // Thread-safe for one producer (one caller at a time).
+  InferResult infer(const model::TensorData& input, std::chrono::nanoseconds deadline);
+  // A camera frame at the clock's current time: nullopt when the level's frame rate drops it
+  // (counted in frames_dropped), else infer().
+  std::optional<InferResult> offer_frame(const model::TensorData& input, std::chrono::nanoseconds deadline);
+
+  GuardrailMetrics metrics() const;
+  std::vector<Transition> transitions() const;
+  Level level() const;
+  // Waits until the shadow worker is idle (tests and end-of-run summaries).
+  void drain_shadow();
+  // How many workers got the real-time priority asked for (0 when none was asked).
+  int realtime_workers() const;
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The top softmax probability and its index of a float output (logits or probabilities).
+std::pair<int, double> top1_softmax(const model::TensorData& output);
+
+}  // namespace edgeloop::device

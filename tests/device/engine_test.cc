@@ -1,0 +1,279 @@
+#include "edgeloop/device/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "edgeloop/runtime/session.h"
+#include "testing/graph_builder.h"
+
+namespace edgeloop::device {
+namespace {
+
+using namespace std::chrono_literals;
+using model::DType;
+using model::OpType;
+
+// A chain of `depth` dense layers over `rows` x `width` activations, then logits [rows, 10]:
+// slow enough on the reference kernels (rows*width*width MACs per layer) to overrun a deadline.
+model::Graph chain(int depth, int64_t rows, int64_t width, uint32_t seed) {
+  testing::GraphBuilder b(seed);
+  auto x = b.input(DType::kF32, {rows, width});
+  auto h = x;
+  for (int i = 0; i < depth; ++i) h = b.node(OpType::kRelu, {b.node(OpType::kMatMul, {h, b.weights_f32({width, width})})});
+  auto y = b.node(OpType::kMatMul, {h, b.weights_f32({width, 10})});
+  model::Graph g = b.finish({y});
+  g.meta.name = "chain";
+  g.meta.version = "1";
+  return g;
+}
+
+runtime::Program load(model::Graph g) {
+  auto p = runtime::Program::from_graph(std::move(g), runtime::LoadOptions::reference());
+  EXPECT_TRUE(p) << p.error().message;
+  return std::move(*p);
+}
+
+model::TensorData input(int64_t rows, int64_t width, float v = 0.5f) {
+  model::TensorData t{"x0", DType::kF32, {rows, width}, {}};
+  std::vector<float> values(static_cast<size_t>(rows * width));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = v * static_cast<float>((i % 7) + 1) / 7.f;
+  t.bytes.resize(values.size() * 4);
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+
+// A clock the test moves by hand (the governor's and the frame rate's time).
+class ManualClock final : public Clock {
+ public:
+  std::chrono::nanoseconds now() const override { return t; }
+  int64_t unix_seconds() const override { return 1'800'000'000; }
+  std::chrono::nanoseconds t{0};
+};
+
+EngineOptions options() {
+  EngineOptions o;
+  o.envelope.fps = 30;
+  o.envelope.thermal_throttle_c = 80;
+  o.envelope.latency_p95_ms = 33;
+  o.envelope.memory_bytes = 64 << 20;
+  o.envelope.energy_mj_per_inference = 30;
+  o.accuracy_floor = 0;  // no cascade unless a test asks
+  o.shadow_rate = 0;
+  return o;
+}
+
+TEST(Engine, AnswersWithTheMainModelsOutput) {
+  ManualClock clock;
+  auto main = load(chain(2, 1, 16, 1));
+  runtime::Session direct(main);
+  auto x = input(1, 16);
+  auto want = direct.run(std::span(&x, 1));
+  ASSERT_TRUE(want);
+  auto engine = Engine::create({main, {}, {}, {}, {}}, options(), clock);
+  ASSERT_TRUE(engine) << engine.error().message;
+  InferResult r = (*engine)->infer(x, 1s);
+  EXPECT_EQ(r.source, Source::kLocal);
+  EXPECT_EQ(r.reason, FallbackReason::kNone);
+  ASSERT_EQ(r.outputs.size(), 1u);
+  EXPECT_EQ(r.outputs[0].bytes, want->front().bytes);
+  EXPECT_EQ(r.top1, top1_softmax(want->front()).first);
+  EXPECT_GT(r.confidence, 0.0);
+  auto m = (*engine)->metrics();
+  EXPECT_EQ(m.inferences, 1u);
+  EXPECT_EQ(m.answers_by_source[static_cast<size_t>(Source::kLocal)], 1u);
+  EXPECT_EQ(m.latency_us.total, 1u);
+}
+
+TEST(Engine, AnOverrunReturnsTheFallbackAtTheDeadlineAndTheWorkerRecovers) {
+  ManualClock clock;
+  // ~40 layers of 64x256x256 on the reference kernels: far longer than the 5 ms deadline.
+  auto slow = load(chain(40, 64, 256, 2));
+  EngineOptions o = options();
+  o.workers = 1;
+  auto engine = Engine::create({slow, {}, {}, {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  auto x = input(64, 256);
+  // A first answer, so the heuristic has something to say; it also times a whole run.
+  InferResult first = (*engine)->infer(x, 60s);
+  ASSERT_EQ(first.source, Source::kLocal);
+  const auto whole_run = first.latency;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  InferResult r = (*engine)->infer(x, 5ms);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.source, Source::kHeuristic);
+  EXPECT_EQ(r.reason, FallbackReason::kDeadline);
+  EXPECT_EQ(r.top1, first.top1);  // the last answer, while fresh
+  EXPECT_LT(waited, 5ms + 100ms) << "the caller was blocked past its deadline";  // generous: a shared machine
+  EXPECT_EQ((*engine)->metrics().deadline_overruns, 1u);
+
+  // The overrunning run is cancelled between ops: the single worker is free again after about
+  // one layer, not after all 40.
+  const auto overran_at = std::chrono::steady_clock::now();
+  InferResult again{};
+  auto free_at = overran_at;
+  for (int i = 0; i < 2000; ++i) {
+    free_at = std::chrono::steady_clock::now();
+    again = (*engine)->infer(x, 60s);
+    if (again.reason != FallbackReason::kBusy) break;
+    std::this_thread::sleep_for(100us);
+  }
+  EXPECT_EQ(again.source, Source::kLocal);
+  EXPECT_LT(free_at - overran_at, whole_run / 2) << "the overrunning model was not cancelled between ops";
+  EXPECT_EQ(again.outputs[0].bytes, first.outputs[0].bytes);
+}
+
+TEST(Engine, WithoutAFreshAnswerTheHeuristicSaysNothing) {
+  ManualClock clock;
+  auto slow = load(chain(40, 64, 256, 3));
+  auto engine = Engine::create({slow, {}, {}, {}, {}}, options(), clock);
+  ASSERT_TRUE(engine);
+  InferResult r = (*engine)->infer(input(64, 256), 1ms);
+  EXPECT_EQ(r.source, Source::kHeuristic);
+  EXPECT_EQ(r.top1, -1);
+  EXPECT_TRUE(r.outputs.empty());
+}
+
+TEST(Engine, UnderTheFloorOfflineTheLocalAnswerIsFlagged) {
+  ManualClock clock;
+  EngineOptions o = options();
+  o.accuracy_floor = 1.01;  // nothing is confident enough
+  auto engine = Engine::create({load(chain(2, 1, 16, 4)), {}, {}, {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  InferResult r = (*engine)->infer(input(1, 16), 1s);
+  EXPECT_EQ(r.source, Source::kLocalDegraded);
+  EXPECT_EQ(r.reason, FallbackReason::kBelowFloorOffline);
+  EXPECT_FALSE(r.outputs.empty());
+  EXPECT_EQ((*engine)->metrics().fallbacks[static_cast<size_t>(FallbackReason::kBelowFloorOffline)], 1u);
+}
+
+TEST(Engine, HeatMovesDownTheLadderToTheSmallerVariantAndALowerFrameRate) {
+  ManualClock clock;
+  // 79 °C and staying there: over throttle − critical margin (80 − 2), so the governor keeps
+  // stepping down (docs/governor.md): L1 (smaller variant), L2 (lower rate), L4 (no remote).
+  SimulatedThermal hot(ThermalModel{}, /*initial_c=*/79);
+  auto main = load(chain(2, 1, 16, 5));
+  auto smaller = load(chain(1, 1, 16, 6));
+  auto engine = Engine::create({main, smaller, {}, {}, {}}, options(), clock, &hot);
+  ASSERT_TRUE(engine);
+  auto x = input(1, 16);
+  int dropped = 0;
+  std::map<Level, std::set<std::pair<Source, FallbackReason>>> seen;
+  for (int frame = 0; frame < 30 * 20; ++frame) {  // 20 s at 30 fps
+    clock.t += 33'333'333ns;
+    auto r = (*engine)->offer_frame(x, 1s);
+    if (!r) {
+      ++dropped;
+      continue;
+    }
+    seen[r->level].insert({r->source, r->reason});
+  }
+  using P = std::pair<Source, FallbackReason>;
+  EXPECT_TRUE(seen[Level::kSmaller].count(P{Source::kLocalDegraded, FallbackReason::kLadderSmaller}));
+  EXPECT_TRUE(seen[Level::kLowerRate].count(P{Source::kLocalDegraded, FallbackReason::kLadderSmaller}));
+  EXPECT_EQ((*engine)->level(), Level::kHeuristic);
+  EXPECT_TRUE(seen[Level::kHeuristic].count(P{Source::kHeuristic, FallbackReason::kLadderHeuristic}));
+  auto transitions = (*engine)->transitions();
+  ASSERT_GE(transitions.size(), 3u);
+  EXPECT_EQ(transitions.front().from, Level::kFull);
+  EXPECT_NE(transitions.front().cause.find("temperature"), std::string::npos) << transitions.front().cause;
+  auto m = (*engine)->metrics();
+  EXPECT_EQ(m.throttle_events, transitions.size());
+  EXPECT_EQ(m.frames_offered, 600u);
+  EXPECT_EQ(m.frames_dropped, static_cast<uint64_t>(dropped));
+  EXPECT_GT(dropped, 0);  // at L2, every other frame
+  double total = 0;
+  for (double sec : m.seconds_per_level) total += sec;
+  EXPECT_NEAR(total, 20.0, 0.1);
+}
+
+TEST(Engine, TheShadowChallengerNeverChangesAnswersAndRecordsDisagreement) {
+  ManualClock clock;
+  auto main = load(chain(2, 1, 16, 7));
+  auto challenger = load(chain(2, 1, 16, 8));  // other weights: disagrees some of the time
+  EngineOptions o = options();
+  o.shadow_rate = 1;
+  auto with = Engine::create({main, {}, challenger, {}, {}}, o, clock);
+  auto without = Engine::create({main, {}, {}, {}, {}}, options(), clock);
+  ASSERT_TRUE(with && without);
+  int disagreements = 0;
+  runtime::Session challenger_session(challenger);
+  for (int i = 0; i < 40; ++i) {
+    auto x = input(1, 16, static_cast<float>(i % 9) - 4.f);
+    InferResult a = (*with)->infer(x, 1s), b = (*without)->infer(x, 1s);
+    EXPECT_EQ(a.outputs[0].bytes, b.outputs[0].bytes);
+    EXPECT_EQ(a.source, Source::kLocal);
+    (*with)->drain_shadow();  // one frame at a time in the shadow: none skipped
+    auto c = challenger_session.run(std::span(&x, 1));
+    if (top1_softmax(c->front()).first != a.top1) ++disagreements;
+  }
+  auto m = (*with)->metrics();
+  EXPECT_EQ(m.shadow_runs, 40u);
+  EXPECT_EQ(m.shadow_skipped, 0u);
+  EXPECT_EQ(m.shadow_failures, 0u);
+  EXPECT_EQ(m.shadow_disagreements, static_cast<uint64_t>(disagreements));
+  EXPECT_EQ(m.shadow_latency_us.total, 40u);
+}
+
+TEST(Engine, TheShadowWaitsForHeadroom) {
+  ManualClock clock;
+  SimulatedThermal hot(ThermalModel{}, 90);  // above the threshold: the governor steps down at once
+  auto main = load(chain(2, 1, 16, 9));
+  EngineOptions o = options();
+  o.shadow_rate = 1;
+  auto engine = Engine::create({main, {}, load(chain(2, 1, 16, 10)), {}, {}}, o, clock, &hot);
+  ASSERT_TRUE(engine);
+  for (int i = 0; i < 10; ++i) {
+    clock.t += 100ms;
+    (*engine)->infer(input(1, 16), 1s);
+  }
+  (*engine)->drain_shadow();
+  EXPECT_EQ((*engine)->metrics().shadow_runs, 0u);
+}
+
+TEST(Engine, MetricsExportEveryFieldOfTheSchema) {
+  ManualClock clock;
+  auto engine = Engine::create({load(chain(1, 1, 16, 11)), {}, {}, {}, {}}, options(), clock);
+  ASSERT_TRUE(engine);
+  (*engine)->infer(input(1, 16), 1s);
+  auto j = (*engine)->metrics().to_json();
+  for (const char* key : {"schema", "schema_version", "frames_offered", "frames_dropped", "inferences", "deadline_overruns",
+                          "throttle_events", "seconds_per_level", "fallbacks", "fallback_rate", "answers_by_source",
+                          "latency_us", "confidence", "shadow"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["fallbacks"].size(), kFallbackReasonCount);
+  EXPECT_EQ(j["seconds_per_level"].size(), kLevelCount);
+  EXPECT_EQ(j["latency_us"]["counts"].size(), LatencyHistogram::kBuckets);
+  EXPECT_EQ(j["inferences"], 1);
+}
+
+TEST(Engine, RefusesModelsThatDoNotFitTogether) {
+  ManualClock clock;
+  auto e = Engine::create({load(chain(1, 1, 16, 12)), load(chain(1, 1, 8, 13)), {}, {}, {}}, options(), clock);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("smaller"), std::string::npos);
+  EngineOptions bad = options();
+  bad.envelope.fps = 0;
+  EXPECT_FALSE(Engine::create({load(chain(1, 1, 16, 14)), {}, {}, {}, {}}, bad, clock));
+}
+
+TEST(LogHistogram, BucketsGrowFourPerDoublingAndQuantilesAreBounds) {
+  LatencyHistogram h{10};
+  h.add(5);      // <= min: bucket 0
+  h.add(10);     // bucket 0
+  h.add(20);     // 2x min: bucket 4
+  h.add(1e12);   // the last bucket
+  EXPECT_EQ(h.counts[0], 2u);
+  EXPECT_EQ(h.counts[4], 1u);
+  EXPECT_EQ(h.counts[LatencyHistogram::kBuckets - 1], 1u);
+  EXPECT_DOUBLE_EQ(LatencyHistogram::upper_bound(10, 4), 20);
+  EXPECT_DOUBLE_EQ(h.quantile(0.5), 10);
+  EXPECT_DOUBLE_EQ(h.quantile(0.75), 20);
+}
+
+}  // namespace
+}  // namespace edgeloop::device
