@@ -65,7 +65,7 @@ Status Session::bind_inputs(std::span<const model::TensorData> inputs) {
 }
 
 Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs) {
-  return run(inputs, StepObserver{});
+  return run_steps(inputs, StepObserver{}, nullptr);
 }
 
 Status Session::run_step(size_t step) {
@@ -77,8 +77,23 @@ Status Session::run_step(size_t step) {
 
 Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs,
                                                     const StepObserver& observer) {
+  return run_steps(inputs, observer, nullptr);
+}
+
+Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs,
+                                                    const std::atomic<bool>& cancel, const StepObserver& observer) {
+  return run_steps(inputs, observer, &cancel);
+}
+
+Result<std::vector<model::TensorData>> Session::run_steps(std::span<const model::TensorData> inputs,
+                                                          const StepObserver& observer, const std::atomic<bool>* cancel) {
   EL_CHECK(bind_inputs(inputs));
-  for (size_t i = 0; i < program_.steps().size(); ++i) {
+  const size_t steps = program_.steps().size();
+  for (size_t i = 0; i < steps; ++i) {
+    // Acquire: whoever cancels may have written state the caller reads after a kCancelled.
+    if (cancel != nullptr && cancel->load(std::memory_order_acquire))
+      return make_error(ErrorCode::kCancelled, "cancelled before step {} of {} ('{}')", i, steps,
+                        program_.steps()[i].name);
     EL_CHECK(run_step(i));
     if (observer) observer(i);
   }
