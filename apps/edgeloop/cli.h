@@ -48,5 +48,6 @@ void add_keys_commands(CLI::App& app);
 void add_repo_commands(CLI::App& app);
 void add_device_commands(CLI::App& app);
 void add_delta_commands(CLI::App& app);
+void add_stage_server_command(CLI::App& app);
 
 }  // namespace edgeloop::cli
