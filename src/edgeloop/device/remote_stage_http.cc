@@ -90,7 +90,9 @@ bool HttpRemoteStage::online() const {
 }
 
 std::string HttpRemoteStage::describe() const {
-  return fmt::format("stage server {} ({})", url_, online() ? "online" : "offline after a failure");
+  const uint64_t failures = failures_.load(std::memory_order_relaxed);
+  return fmt::format("stage server {} ({}; {} failed request{} so far)", url_,
+                     online() ? "online" : "offline after a failure", failures, failures == 1 ? "" : "s");
 }
 
 Result<std::vector<model::TensorData>> HttpRemoteStage::run(const model::TensorData& activation,
