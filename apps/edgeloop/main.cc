@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   add_repo_commands(app);
   add_device_commands(app);
   add_delta_commands(app);
+  add_stage_server_command(app);
   add_conformance_commands(app);
   add_bench_command(app);
   add_keys_commands(app);

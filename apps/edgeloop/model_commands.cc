@@ -1,4 +1,4 @@
-// edgeloop model import | inspect | run | eval | verify
+// edgeloop model import | inspect | run | eval | verify | cuts
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -11,6 +11,7 @@
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/model/npy.h"
 #include "edgeloop/model/onnx_import.h"
+#include "edgeloop/model/split.h"
 #include "edgeloop/runtime/golden.h"
 #include "edgeloop/runtime/program.h"
 #include "edgeloop/runtime/session.h"
@@ -269,6 +270,44 @@ void run_verify(const VerifyArgs& a) {
   else fmt::print("{}: verified, golden test vector passes ({:.2f} ms)\n", a.path, ms);
 }
 
+// ------------------------------------------------------------------------- cuts
+
+struct CutsArgs {
+  std::string path;
+  bool json = false;
+};
+
+// Where split inference (docs/split-inference.md) can cut the model, and what would then leave
+// the device instead of the raw input.
+void run_cuts(const CutsArgs& a) {
+  const Graph g = unwrap(model::load_artifact(fs::path(a.path)), "loading " + a.path);
+  const std::vector<std::string> cuts = model::cut_candidates(g);
+  size_t input_bytes = 0;
+  for (auto id : g.inputs) input_bytes += g.tensors[id].byte_size();
+  Json list = Json::array();
+  for (const std::string& name : cuts) {
+    const model::Tensor& t = g.tensors[*g.find_tensor(name)];
+    const model::SplitModel split = unwrap(model::split_at(g, name));
+    list.push_back({{"name", name}, {"dtype", model::dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.byte_size()},
+                    {"head_nodes", split.head.nodes.size()}, {"tail_nodes", split.tail.nodes.size()}});
+  }
+  if (a.json) {
+    print_json({{"path", a.path}, {"name", g.meta.name}, {"version", g.meta.version}, {"variant", g.meta.variant},
+                {"input_bytes", input_bytes}, {"cuts", list}});
+    return;
+  }
+  fmt::print("{}: {} v{} ({}), {} cut point{}; the raw input, which never leaves the device, is {}\n", a.path, g.meta.name,
+             g.meta.version, g.meta.variant, cuts.size(), cuts.size() == 1 ? "" : "s", human_bytes(input_bytes));
+  if (cuts.empty()) return;
+  size_t width = 6;
+  for (const auto& c : cuts) width = std::max(width, c.size());
+  fmt::print("  {:<{}}  {:<5} {:<18} {:>10}  {}\n", "tensor", width, "dtype", "shape", "sent", "nodes head/tail");
+  for (const auto& c : list)
+    fmt::print("  {:<{}}  {:<5} {:<18} {:>10}  {}/{}\n", c["name"].get<std::string>(), width, c["dtype"].get<std::string>(),
+               model::shape_str(c["shape"].get<model::Shape>()), human_bytes(c["bytes"].get<size_t>()),
+               c["head_nodes"].get<size_t>(), c["tail_nodes"].get<size_t>());
+}
+
 }  // namespace
 
 void add_model_commands(CLI::App& app) {
@@ -324,6 +363,13 @@ void add_model_commands(CLI::App& app) {
   add_runtime_flags(ver, va->rt);
   ver->add_flag("--json", va->json, "print as JSON");
   ver->callback([va] { run_verify(*va); });
+
+  auto ca = std::make_shared<CutsArgs>();
+  auto* cuts = model->add_subcommand(
+      "cuts", "List the tensors where split inference can cut the model (see `edgeloop stage-server`), with the bytes each sends");
+  cuts->add_option("model", ca->path, ".edge file")->required();
+  cuts->add_flag("--json", ca->json, "print as JSON");
+  cuts->callback([ca] { run_cuts(*ca); });
 }
 
 }  // namespace edgeloop::cli

@@ -1,12 +1,15 @@
 // `edgeloop device simulate-camera`: Fashion-MNIST test images as a camera stream through the
 // on-device engine, on a simulated die and battery (docs/engine.md, "Simulated camera").
 #include <filesystem>
+#include <optional>
 
 #include "cli.h"
 #include "edgeloop/compress/dataset.h"
 #include "edgeloop/compress/evaluate.h"
 #include "edgeloop/device/budget.h"
 #include "edgeloop/device/engine.h"
+#include "edgeloop/device/remote_stage_http.h"
+#include "edgeloop/model/split.h"
 #include "edgeloop/ota/installer.h"
 #include "edgeloop/ota/slot_store.h"
 #include "edgeloop/sim/camera.h"
@@ -17,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct CameraArgs {
-  std::string data_dir, tier = "mid", budgets, smaller, challenger, images = "fashion-mnist:test", pin_level;
+  std::string data_dir, tier = "mid", budgets, smaller, challenger, images = "fashion-mnist:test", pin_level, remote, cut;
   double fps = 30, seconds = 60, ambient = 25, device_watts = 2.5, battery = 80, shadow_rate = 0.1, floor = 0.5;
   bool charging = false, offline = false, json = false;
   RuntimeFlags runtime;
@@ -53,6 +56,13 @@ void simulate(const CameraArgs& a) {
     challenger = a.challenger;
   }
   if (!a.smaller.empty()) models.smaller = load_model(a.smaller, load, "smaller");
+  // Split inference: the answering model cut at --cut; the device runs the head, the stage
+  // server at --remote the tail (docs/split-inference.md).
+  if (!a.remote.empty()) {
+    model::SplitModel split = unwrap(model::split_at(models.main.graph(), a.cut), "--cut");
+    models.head = unwrap(runtime::Program::from_graph(std::move(split.head), load), "preparing the head");
+    models.tail = unwrap(runtime::Program::from_graph(std::move(split.tail), load), "preparing the tail");
+  }
 
   fs::path budgets = a.budgets.empty() ? fs::path(a.data_dir) / "budgets.json" : fs::path(a.budgets);
   const device::BudgetConfig config = fs::exists(budgets) || !a.budgets.empty()
@@ -86,7 +96,10 @@ void simulate(const CameraArgs& a) {
     options.on_shadow_result = [&](bool ok) {
       if (ok && !marked_good) marked_good = installer.record_success().value_or(false);
     };
-  auto engine = unwrap(device::Engine::create(std::move(models), options, clock, &thermal, &battery, nullptr), "starting the engine");
+  std::optional<device::HttpRemoteStage> remote;
+  if (!a.remote.empty()) remote.emplace(a.remote, clock);  // retry_after runs on simulated time
+  auto engine = unwrap(device::Engine::create(std::move(models), options, clock, &thermal, &battery, remote ? &*remote : nullptr),
+                       "starting the engine");
 
   sim::CameraOptions co;
   co.fps = a.fps;
@@ -96,6 +109,9 @@ void simulate(const CameraArgs& a) {
     fmt::print("engine      tier {}: {} fps, deadline {} ms, throttle {:.0f} °C; ambient {:.0f} °C; answering: {}{}\n", a.tier,
                a.fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
                challenger.empty() ? "" : fmt::format("; in its shadow: {}", challenger));
+    fmt::print("remote      {}\n", remote ? fmt::format("{} (the tail after '{}'; the device sends that activation, never the image)",
+                                                        remote->describe(), a.cut)
+                                           : std::string("offline (no remote stage: answers under the floor are flagged)"));
     co.on_transition = [](const device::Transition& t) {
       fmt::print("{:8.1f} s  {} -> {}: {}\n", t.at_s, device::to_string(t.from), device::to_string(t.to), t.cause);
     };
@@ -139,6 +155,10 @@ void simulate(const CameraArgs& a) {
     if (m.seconds_per_level[static_cast<size_t>(l)] > 0)
       levels += fmt::format("{} {:.0f} s  ", device::to_string(l), m.seconds_per_level[static_cast<size_t>(l)]);
   fmt::print("ladder      {}({} transitions, {} for heat)\n", levels, m.ladder_transitions, m.throttle_events);
+  std::string sources;
+  for (size_t i = 0; i < m.answers_by_source.size(); ++i)
+    if (m.answers_by_source[i]) sources += fmt::format("{} {}  ", device::to_string(static_cast<device::Source>(i)), m.answers_by_source[i]);
+  fmt::print("answers     {}\n", sources);
   std::string reasons;
   for (size_t r = 1; r < device::kFallbackReasonCount; ++r)
     if (m.fallbacks[r]) reasons += fmt::format("{} {}  ", device::to_string(static_cast<device::FallbackReason>(r)), m.fallbacks[r]);
@@ -173,10 +193,16 @@ void add_simulate_camera_command(CLI::App* device) {
   c->add_option("--smaller", a.smaller, "the smaller variant the ladder's L1 and L2 run (e.g. the variant matrix's w4a8)");
   c->add_option("--challenger", a.challenger, "a model to run in the shadow (default: the model on trial, if any)");
   c->add_option("--shadow-rate", a.shadow_rate, "share of frames the challenger sees (default 0.1)")->check(CLI::Range(0.0, 1.0));
-  c->add_option("--floor", a.floor, "accuracy floor: answers under this confidence are flagged (default 0.5)")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--floor", a.floor, "accuracy floor: answers under this confidence escalate to the remote stage, or are flagged (default 0.5)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--battery", a.battery, "battery level at the start, percent (default 80)")->check(CLI::Range(0.0, 100.0));
   c->add_flag("--charging", a.charging, "the device is on a charger");
-  c->add_flag("--offline", a.offline, "no remote stage (the default until one is configured)");
+  auto* offline = c->add_flag("--offline", a.offline, "no remote stage (the default without --remote): never wait for the network");
+  auto* remote = c->add_option("--remote", a.remote,
+                               "a stage server (`edgeloop stage-server`), e.g. http://127.0.0.1:8090: answers under the floor "
+                               "escalate to it, and the ladder's L3 sends every frame's cut activation");
+  auto* cut = c->add_option("--cut", a.cut, "the tensor the model is cut at, the stage server's --cut (`edgeloop model cuts` lists them)");
+  remote->needs(cut)->excludes(offline);
+  cut->needs(remote);
   c->add_option("--pin-level", a.pin_level, "hold one ladder level, bypassing the governor (comparisons), e.g. L0-full");
   c->add_option("--images", a.images, "the frames (default fashion-mnist:test)");
   add_runtime_flags(c, a.runtime);

@@ -406,6 +406,74 @@ PY
 check "repo add --deltas 1 --json lists one delta from the newest earlier version" repo_d_json
 check "exactly that patch is on disk" test "$(ls "$work/repo_d/public/deltas")" = "$(sha256sum "$work/d_target.edge" | cut -d' ' -f1)-$(sha256sum "$work/d_v3.edge" | cut -d' ' -f1).delta"
 
+# split inference (docs/split-inference.md): where the model can be cut, and the stage server
+# serving the tail on a port the kernel picks
+"$edgeloop" model cuts "$work/m.edge" > "$work/cuts.txt" 2>&1
+check "model cuts succeeds" test $? -eq 0
+check "model cuts says the raw input never leaves" grep -q "cut points; the raw input, which never leaves the device, is 3.1 KiB" "$work/cuts.txt"
+"$edgeloop" model cuts "$work/m.edge" --json > "$work/cuts.json" 2>&1
+check "model cuts --json lists tensors with their bytes" grep -q '"bytes"' "$work/cuts.json"
+cut=$(sed -n 4p "$work/cuts.txt" | awk '{print $1}')
+check "model cuts lists a tensor per line" test -n "$cut"
+"$edgeloop" stage-server --model "$work/m.edge" --cut no_such_tensor > "$work/stage_bad.txt" 2>&1
+check "stage-server refuses a cut that is no tensor" grep -q "cannot cut at .*cut candidates: " "$work/stage_bad.txt"
+"$edgeloop" stage-server --help > "$work/stage_help.txt" 2>&1
+check "stage-server --help names --cut and --port" grep -q -- "--port" "$work/stage_help.txt"
+"$edgeloop" stage-server --model "$work/m.edge" --cut "$cut" --port 0 > "$work/stage.txt" 2> "$work/stage_err.txt" &
+stage_pid=$!
+for _ in $(seq 1 200); do grep -q "^serving the tail" "$work/stage.txt" && break; sleep 0.05; done
+check "stage-server says where it serves" grep -qF "serving the tail of fashion after $cut on http://127.0.0.1:" "$work/stage.txt"
+check "stage-server runs the tail's smoke test" grep -q "smoke test passed" "$work/stage.txt"
+port=$(sed -n 's|^serving the tail .* on http://127.0.0.1:\([0-9][0-9]*\)$|\1|p' "$work/stage.txt")
+check "stage-server picked a port" test -n "$port"
+if command -v curl > /dev/null && command -v python3 > /dev/null && [ -n "$port" ]; then
+  curl -s "http://127.0.0.1:$port/v1/info" > "$work/stage_info.json"
+  check "GET /v1/info names the cut" grep -qF "\"cut\":\"$cut\"" "$work/stage_info.json"
+  # A zero activation of the tail's input shape, in the wire format, posted as a device would.
+  python3 - "$work/stage_info.json" "$work/activation.bin" <<'PY'
+import json, struct, sys
+info = json.load(open(sys.argv[1]))
+shape, name = info["input"]["shape"], info["cut"].encode()
+msg = b"ELTW" + struct.pack("<BBH", 1, 0, 1) + struct.pack("<H", len(name)) + name + struct.pack("<BB", 0, len(shape))
+msg += b"".join(struct.pack("<q", d) for d in shape) + struct.pack("<Q", info["input"]["bytes"]) + bytes(info["input"]["bytes"])
+open(sys.argv[2], "wb").write(msg)
+PY
+  status=$(curl -s -o "$work/reply.bin" -w '%{http_code}' -H 'Content-Type: application/x-edgeloop-tensors' \
+    --data-binary @"$work/activation.bin" "http://127.0.0.1:$port/v1/tail")
+  check "POST /v1/tail answers 200" test "$status" = 200
+  check "the reply is a tensor message" test "$(head -c 4 "$work/reply.bin")" = ELTW
+  status=$(curl -s -o "$work/reply_bad.txt" -w '%{http_code}' --data-binary 'not a tensor' "http://127.0.0.1:$port/v1/tail")
+  check "a malformed POST is a 400 saying why" test "$status" = 400
+  check "the 400 says why" grep -q "not a tensor message" "$work/reply_bad.txt"
+fi
+# the camera simulator (docs/engine.md) on device 3 (fashion 8, the same graph as m.edge): under a
+# floor of 0.9 the engine escalates to the stage server with the cut activation
+"$edgeloop" device simulate-camera --data-dir "$d3" --seconds 5 --floor 0.9 --remote "http://127.0.0.1:$port" --cut "$cut" \
+  --json > "$work/cam_remote.json" 2> "$work/cam_remote_err.txt"
+check "simulate-camera --remote succeeds" test $? -eq 0
+cam_field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+if command -v python3 > /dev/null; then
+  check "answers under the floor came from the stage server" test "$(cam_field "$work/cam_remote.json" "d['metrics']['answers_by_source']['remote'] > 0")" = True
+  check "150 frames at 30 fps over 5 s" test "$(cam_field "$work/cam_remote.json" "d['metrics']['frames_offered']")" = 150
+  check "the metrics record names its schema" test "$(cam_field "$work/cam_remote.json" "d['metrics']['schema']")" = edgeloop-guardrails
+fi
+kill -TERM "$stage_pid" 2> /dev/null
+wait "$stage_pid"
+check "stage-server exits cleanly on SIGTERM" test $? -eq 0
+check "stage-server reports what it served" grep -q "stopped on SIGTERM: [0-9]* served" "$work/stage.txt"
+"$edgeloop" device simulate-camera --data-dir "$d3" --seconds 5 --floor 0.9 --remote "http://127.0.0.1:$port" --cut "$cut" \
+  > "$work/cam_down.txt" 2>&1
+check "with the stage server gone the camera runs on" test $? -eq 0
+check "a failed escalation leaves the local answer flagged" grep -q "remote-failed [1-9]" "$work/cam_down.txt"
+check "then the stage is offline and not waited for" grep -q "below-floor-offline [1-9]" "$work/cam_down.txt"
+"$edgeloop" device simulate-camera --data-dir "$d3" --seconds 5 --offline > "$work/cam_offline.txt" 2>&1
+check "simulate-camera --offline prints the ladder and the answers" grep -q "^ladder      L0-full 5 s" "$work/cam_offline.txt"
+check "offline is said" grep -q "^remote      offline" "$work/cam_offline.txt"
+"$edgeloop" device simulate-camera --data-dir "$d3" --remote "http://127.0.0.1:$port" > "$work/cam_nocut.txt" 2>&1
+check "--remote without --cut is refused" grep -q -- "--remote requires --cut" "$work/cam_nocut.txt"
+"$edgeloop" device simulate-camera --data-dir "$work/no_such_device" > "$work/cam_empty.txt" 2>&1
+check "a device without a model is told to update first" grep -q "run .edgeloop device update. first" "$work/cam_empty.txt"
+
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0
 "$edgeloop" model > /dev/null 2>&1

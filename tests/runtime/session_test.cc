@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/model/tensor_compare.h"
@@ -104,6 +106,85 @@ TEST(Golden, AttachedVectorPassesAndATamperedWeightFailsIt) {
 
   model::Graph none = testing::tiny_mlp();
   EXPECT_EQ(check_golden(*Program::from_graph(none)).error().code, ErrorCode::kFailedPrecondition);
+}
+
+// A chain of `n` Relu nodes on an f32 [1, size] tensor: many steps on the reference kernels.
+model::Graph relu_chain(int n, int64_t size) {
+  model::Graph g;
+  model::TensorId prev = g.add_tensor({"x", model::DType::kF32, {1, size}, {}, false, {}});
+  g.inputs = {prev};
+  for (int i = 0; i < n; ++i) {
+    const model::TensorId next = g.add_tensor({"r" + std::to_string(i), model::DType::kF32, {1, size}, {}, false, {}});
+    g.nodes.push_back({model::OpType::kRelu, "relu" + std::to_string(i), {prev}, {next}, {}});
+    prev = next;
+  }
+  g.outputs = {prev};
+  return g;
+}
+
+TEST(SessionCancel, AFlagSetBetweenStepsStopsTheRunAndTheSessionRunsAgain) {
+  auto program = Program::from_graph(testing::tiny_mlp(), LoadOptions::reference());
+  ASSERT_TRUE(program) << program.error().message;
+  ASSERT_EQ(program->steps().size(), 3u);
+  Session session(*program);
+  const std::vector x{testing::tensor_f32("x", {1, 4}, {1, 2, 3, 4})};
+  std::atomic<bool> cancel{false};
+  // Set during step 0's hook: step 1 and 2 never run.
+  std::vector<size_t> ran;
+  auto r = session.run(x, cancel, [&](size_t step) {
+    ran.push_back(step);
+    cancel.store(true);
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
+  EXPECT_EQ(ran, std::vector<size_t>{0});
+  EXPECT_NE(r.error().message.find("step 1 of 3"), std::string::npos) << r.error().message;
+  // Already set: nothing runs at all.
+  ran.clear();
+  r = session.run(x, cancel, [&](size_t step) { ran.push_back(step); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
+  EXPECT_TRUE(ran.empty());
+  // Cleared: the same session gives the right answer, with and without a hook.
+  cancel.store(false);
+  for (int i = 0; i < 2; ++i) {
+    r = i == 0 ? session.run(x, cancel) : session.run(x);
+    ASSERT_TRUE(r) << r.error().message;
+    auto c = model::compare_tensors((*r)[0], testing::tensor_f32("y", {1, 3}, testing::tiny_mlp_expected({1, 2, 3, 4})), 0, 0);
+    EXPECT_TRUE(c.ok) << c.message;
+  }
+}
+
+TEST(SessionCancel, AnotherThreadCancelsARunningModel) {
+  constexpr int kSteps = 50;
+  auto program = Program::from_graph(relu_chain(kSteps, 256), LoadOptions::reference());
+  ASSERT_TRUE(program) << program.error().message;
+  Session session(*program);
+  const std::vector x{model::TensorData::zeros("x", model::DType::kF32, {1, 256})};
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> started{false}, cancelled{false};
+  std::thread canceller([&] {
+    while (!started.load()) std::this_thread::yield();
+    cancel.store(true, std::memory_order_release);  // what the engine's watchdog does on overrun
+    cancelled.store(true);
+  });
+  // The hook only holds the run inside step 0 until the other thread has set the flag, so the
+  // test does not depend on scheduling; the session must see that thread's store.
+  std::vector<size_t> ran;
+  auto r = session.run(x, cancel, [&](size_t step) {
+    ran.push_back(step);
+    started.store(true);
+    while (!cancelled.load()) std::this_thread::yield();
+  });
+  canceller.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
+  EXPECT_EQ(ran, std::vector<size_t>{0});
+  EXPECT_NE(r.error().message.find(fmt::format("step 1 of {} ('relu1')", kSteps)), std::string::npos) << r.error().message;
+  cancel.store(false);
+  r = session.run(x, cancel);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)[0].bytes, x[0].bytes);
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ void LogHistogram<N>::merge(const LogHistogram& other) {
   sum += other.sum;
 }
 
-template struct LogHistogram<48>;
+template struct LogHistogram<72>;
 
 namespace {
 

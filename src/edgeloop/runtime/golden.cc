@@ -45,4 +45,20 @@ Status check_golden(const Program& program) {
   return ok();
 }
 
+Status attach_split_golden(model::SplitModel& split, const model::Graph& whole) {
+  split.head.meta.golden.reset();
+  split.tail.meta.golden.reset();
+  const auto& golden = whole.meta.golden;
+  if (!golden) return make_error(ErrorCode::kFailedPrecondition, "the model has no golden test vector to split");
+  EL_TRY(Program head, Program::from_graph(split.head, LoadOptions::reference()));
+  Session session(head);
+  auto cut = session.run(golden->inputs);
+  if (!cut) return std::unexpected(std::move(cut).error().context("running the head on the golden inputs"));
+  model::GoldenVector head_golden{golden->inputs, *cut, golden->rtol, golden->atol};
+  model::GoldenVector tail_golden{std::move(*cut), golden->outputs, golden->rtol, golden->atol};
+  split.head.meta.golden = std::move(head_golden);
+  split.tail.meta.golden = std::move(tail_golden);
+  return ok();
+}
+
 }  // namespace edgeloop::runtime

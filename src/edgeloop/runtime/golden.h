@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "edgeloop/model/graph.h"
+#include "edgeloop/model/split.h"
 #include "edgeloop/runtime/program.h"
 
 namespace edgeloop::runtime {
@@ -20,5 +21,12 @@ Status attach_golden(model::Graph& graph, uint64_t seed = 0x5eed, float rtol = 1
 // Runs the stored golden inputs and compares with the stored outputs. Fails when the artifact
 // has no golden vector or any output is out of tolerance; the message says which and by how much.
 Status check_golden(const Program& program);
+
+// The golden vectors of a model's two halves (model::split_at), derived from the whole model's:
+// the head maps the whole's golden inputs to the cut tensor's value (computed here on the
+// reference kernels); the tail maps that value to the whole's golden outputs, with the whole's
+// tolerances — so the tail's smoke test also checks that head and tail together still give what
+// the whole model gave. kFailedPrecondition when `whole` has no golden vector.
+Status attach_split_golden(model::SplitModel& split, const model::Graph& whole);
 
 }  // namespace edgeloop::runtime

@@ -65,7 +65,7 @@ Status Session::bind_inputs(std::span<const model::TensorData> inputs) {
 }
 
 Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs) {
-  return run(inputs, StepObserver{});
+  return run_steps(inputs, StepObserver{}, nullptr);
 }
 
 Status Session::run_step(size_t step) {
@@ -77,8 +77,23 @@ Status Session::run_step(size_t step) {
 
 Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs,
                                                     const StepObserver& observer) {
+  return run_steps(inputs, observer, nullptr);
+}
+
+Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs,
+                                                    const std::atomic<bool>& cancel, const StepObserver& observer) {
+  return run_steps(inputs, observer, &cancel);
+}
+
+Result<std::vector<model::TensorData>> Session::run_steps(std::span<const model::TensorData> inputs,
+                                                          const StepObserver& observer, const std::atomic<bool>* cancel) {
   EL_CHECK(bind_inputs(inputs));
-  for (size_t i = 0; i < program_.steps().size(); ++i) {
+  const size_t steps = program_.steps().size();
+  for (size_t i = 0; i < steps; ++i) {
+    // Acquire: whoever cancels may have written state the caller reads after a kCancelled.
+    if (cancel != nullptr && cancel->load(std::memory_order_acquire))
+      return make_error(ErrorCode::kCancelled, "cancelled before step {} of {} ('{}')", i, steps,
+                        program_.steps()[i].name);
     EL_CHECK(run_step(i));
     if (observer) observer(i);
   }
@@ -112,20 +127,6 @@ std::vector<model::TensorData> Session::collect_outputs() const {
     outs.push_back(std::move(out));
   }
   return outs;
-}
-
-}  // namespace edgeloop::runtime
-
-namespace edgeloop::runtime {
-
-Result<std::vector<model::TensorData>> Session::run(std::span<const model::TensorData> inputs, const std::atomic<bool>& cancel) {
-  EL_CHECK(bind_inputs(inputs));
-  for (size_t i = 0; i < program_.steps().size(); ++i) {
-    if (cancel.load(std::memory_order_relaxed))
-      return make_error(ErrorCode::kCancelled, "cancelled after {} of {} steps", i, program_.steps().size());
-    EL_CHECK(run_step(i));
-  }
-  return collect_outputs();
 }
 
 }  // namespace edgeloop::runtime

@@ -1,7 +1,7 @@
 // Session: one execution context of a Program with its own arena; use one per thread.
 #pragma once
-#include <atomic>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <span>
@@ -30,8 +30,12 @@ class Session {
   Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const NodeObserver& observer);
   Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const StepObserver& observer);
   // Runs the model, checking `cancel` between steps: once it is set, returns ErrorCode::kCancelled
-  // without running further steps. The session stays usable.
-  Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const std::atomic<bool>& cancel);
+  // without running further steps (a step already running finishes first; a backend's partition
+  // is one step). The outputs of a cancelled run are never returned; the session stays usable.
+  // The engine sets `cancel` from its watchdog when a call overruns its deadline.
+  // `observer` (when set) runs after every step, as above, and may itself set `cancel`.
+  Result<std::vector<model::TensorData>> run(std::span<const model::TensorData> inputs, const std::atomic<bool>& cancel,
+                                             const StepObserver& observer = {});
 
   const Program& program() const { return program_; }
   size_t arena_bytes() const { return program_.plan().arena_bytes; }
@@ -39,6 +43,9 @@ class Session {
  private:
   Status bind_inputs(std::span<const model::TensorData> inputs);
   Status run_step(size_t step);
+  // The step loop behind run(): `observer` and `cancel` may be empty / null.
+  Result<std::vector<model::TensorData>> run_steps(std::span<const model::TensorData> inputs, const StepObserver& observer,
+                                                   const std::atomic<bool>* cancel);
   std::vector<model::TensorData> collect_outputs() const;
 
   Program program_;
