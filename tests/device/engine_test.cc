@@ -219,6 +219,41 @@ TEST(Engine, TheShadowChallengerNeverChangesAnswersAndRecordsDisagreement) {
   EXPECT_EQ(m.shadow_latency_us.total, 40u);
 }
 
+TEST(Engine, AChallengerOverItsTimeLimitIsCancelledAndCountedAsAFailure) {
+  ManualClock clock;
+  auto main = load(chain(0, 64, 256, 12));
+  auto slow = load(chain(40, 64, 256, 13));  // ~170 M multiply-adds on the reference kernels
+  EngineOptions o = options();
+  o.shadow_rate = 1;
+  o.shadow_time_limit = 5ms;
+  std::vector<bool> results;
+  o.on_shadow_result = [&](bool ok) { results.push_back(ok); };
+  auto engine = Engine::create({main, {}, slow, {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  InferResult r = (*engine)->infer(input(64, 256), 1s);
+  EXPECT_EQ(r.source, Source::kLocal);  // the caller's answer is the champion's
+  (*engine)->drain_shadow();
+  auto m = (*engine)->metrics();
+  EXPECT_EQ(m.shadow_runs, 1u);
+  EXPECT_EQ(m.shadow_failures, 1u);
+  EXPECT_EQ(results, std::vector<bool>{false});
+  EXPECT_LT(m.shadow_latency_us.quantile(1.0), 5e3 * 20) << "cancelled between ops, not run to the end";
+}
+
+TEST(Engine, DestroyingTheEngineStopsAChallengerMidRun) {
+  ManualClock clock;
+  EngineOptions o = options();
+  o.shadow_rate = 1;
+  o.shadow_time_limit = 1h;
+  auto engine = Engine::create({load(chain(0, 64, 256, 14)), {}, load(chain(400, 64, 256, 15)), {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  (*engine)->infer(input(64, 256), 1s);
+  std::this_thread::sleep_for(5ms);  // the challenger (seconds of work) is running
+  const auto t0 = std::chrono::steady_clock::now();
+  engine->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+}
+
 TEST(Engine, TheShadowWaitsForHeadroom) {
   ManualClock clock;
   SimulatedThermal hot(ThermalModel{}, 90);  // above the threshold: the governor steps down at once

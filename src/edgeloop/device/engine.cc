@@ -192,6 +192,7 @@ struct Engine::Impl {
   std::condition_variable shadow_cv;
   std::optional<ShadowJob> shadow_job;
   bool shadow_busy = false, shadow_stop = false;
+  std::atomic<bool> shadow_cancel{false};  // set on destruction: the challenger stops at its next op
   std::thread shadow_thread;
 
   Impl(EngineModels m, EngineOptions o, const Clock& c, const ThermalSensor* t, const PowerSensor* p, RemoteStage* r)
@@ -290,7 +291,10 @@ struct Engine::Impl {
 
   void shadow_loop() {
     runtime::Session session(*models.challenger);
-    const std::atomic<bool> never{false};
+    const nanoseconds limit = options.shadow_time_limit > nanoseconds::zero()
+                                  ? options.shadow_time_limit
+                                  : std::chrono::duration_cast<nanoseconds>(
+                                        std::chrono::duration<double, std::milli>(2 * options.envelope.latency_p95_ms));
     while (true) {
       ShadowJob job;
       {
@@ -302,7 +306,11 @@ struct Engine::Impl {
         shadow_busy = true;
       }
       const auto t0 = std::chrono::steady_clock::now();
-      auto out = session.run(std::span<const model::TensorData>(&job.input, 1), never);
+      std::atomic<bool> cancel{false};
+      auto out = session.run(std::span<const model::TensorData>(&job.input, 1), cancel, [&](size_t) {
+        if (shadow_cancel.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() - t0 > limit) cancel = true;
+      });
+      if (shadow_cancel) return;
       const nanoseconds took = std::chrono::steady_clock::now() - t0;
       {
         std::lock_guard lock(mutex);
@@ -499,6 +507,7 @@ Engine::~Engine() {
     std::lock_guard lock(impl_->shadow_mutex);
     impl_->shadow_stop = true;
   }
+  impl_->shadow_cancel = true;
   impl_->shadow_cv.notify_all();
   if (impl_->shadow_thread.joinable()) impl_->shadow_thread.join();
   impl_->workers.clear();

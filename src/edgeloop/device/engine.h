@@ -47,6 +47,10 @@ struct EngineOptions {
   std::chrono::nanoseconds remote_min_budget = std::chrono::milliseconds(5);
   double shadow_rate = 0.1;          // share of frames offered to the challenger
   uint64_t shadow_seed = 1;          // its sampling
+  // A challenger run longer than this is cancelled between ops and counted as a failure: a model
+  // that would blow the latency budget fails in the shadow before it ever answers. Zero: twice
+  // the envelope's latency_p95_ms.
+  std::chrono::nanoseconds shadow_time_limit{0};
   // The heuristic (L4, and any fallback): the last model answer while younger than this, else
   // "no answer" (top1 = -1).
   std::chrono::nanoseconds heuristic_max_age = std::chrono::seconds(1);
