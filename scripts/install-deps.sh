@@ -14,7 +14,7 @@ build_pkgs=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libsodium-dev libzstd-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
-  libcurl4-openssl-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
 )

@@ -1,28 +1,52 @@
 #include "edgeloop/base/hash.h"
 
-#include <sodium.h>
+#include <openssl/evp.h>
 
+#include <cstdlib>
+
+// SHA-256 from OpenSSL's libcrypto, which uses the CPU's SHA instructions (x86 SHA-NI, ARMv8
+// SHA-2) where there are any: ~5x libsodium's portable code on this project's machines, and
+// the bulk of a delta apply's time (docs/benchmarks.md, "Delta updates"). libcrypto is on every
+// device already (libcurl's TLS). Signatures stay with libsodium (crypto/).
 namespace edgeloop {
+namespace {
+
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) std::abort();  // libcrypto without SHA-256: nothing can be verified
+    return m;
+  }();
+  return md;
+}
+
+EVP_MD_CTX* ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
+
+}  // namespace
 
 Sha256 sha256(ByteSpan data) {
   Sha256 out;
-  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
-                     data.size());
+  unsigned int n = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &n, sha256_md(), nullptr) != 1 ||
+      n != out.size())
+    std::abort();
   return out;
 }
 
-static_assert(sizeof(crypto_hash_sha256_state) <= 128, "Sha256Hasher::state_ is too small");
+Sha256Hasher::Sha256Hasher() : state_(EVP_MD_CTX_new()) {
+  if (state_ == nullptr || EVP_DigestInit_ex(ctx(state_), sha256_md(), nullptr) != 1) std::abort();
+}
 
-Sha256Hasher::Sha256Hasher() { crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_)); }
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(ctx(state_)); }
 
 void Sha256Hasher::update(ByteSpan data) {
-  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_),
-                            reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  if (EVP_DigestUpdate(ctx(state_), data.data(), data.size()) != 1) std::abort();
 }
 
 Sha256 Sha256Hasher::finish() {
   Sha256 out;
-  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), reinterpret_cast<unsigned char*>(out.data()));
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(ctx(state_), reinterpret_cast<unsigned char*>(out.data()), &n) != 1 || n != out.size()) std::abort();
   return out;
 }
 
