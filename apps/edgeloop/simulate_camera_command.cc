@@ -22,12 +22,26 @@ namespace fs = std::filesystem;
 struct CameraArgs {
   std::string data_dir, tier = "mid", budgets, smaller, challenger, images = "fashion-mnist:test", pin_level, remote, cut;
   double fps = 30, seconds = 60, ambient = 25, device_watts = 2.5, battery = 80, shadow_rate = 0.1, floor = 0.5;
-  bool charging = false, offline = false, json = false;
+  int max_shadow_failures = 3;
+  bool charging = false, offline = false, json = false, realtime = false;
   RuntimeFlags runtime;
 };
 
 runtime::Program load_model(const fs::path& path, const runtime::LoadOptions& load, std::string_view what) {
   return unwrap(runtime::Program::load(path, load), fmt::format("loading the {} model {}", what, path.string()));
+}
+
+std::string trial_verdict(const ota::Installer& installer, ota::Slot slot, bool marked_good, bool rejected, int failures,
+                          const device::EngineOptions& options) {
+  if (marked_good) return "the challenger reached its successes in the shadow: marked good; it answers from the next start";
+  const ota::SlotState& s = installer.state();
+  const auto& lkg = s.info(*s.active);
+  if (rejected)
+    return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over {:.0f} ms, twice the {:.0f} ms budget) "
+                       "before it ever answered: reverted to slot {} ({}), nothing downloaded",
+                       ota::to_string(slot), failures, 2 * options.envelope.latency_p95_ms, options.envelope.latency_p95_ms,
+                       ota::to_string(*s.active), lkg ? fmt::format("{} {} ({})", lkg->model, lkg->version, lkg->variant) : "empty");
+  return fmt::format("still on trial: {} successes recorded, {} failures", s.trial ? s.trial->successes : 0, failures);
 }
 
 void simulate(const CameraArgs& a) {
@@ -90,11 +104,21 @@ void simulate(const CameraArgs& a) {
   for (int64_t i = 0; i < data.count; ++i)
     frames.push_back({unwrap(compress::image_to_input(models.main.graph(), data, i), "preparing the frames"),
                       data.labels[static_cast<size_t>(i)]});
-  // A trial model earns its trust in the shadow: each successful shadow run is a success.
-  bool marked_good = false;
+  // A trial model earns its trust in the shadow: each successful shadow run is a success, and
+  // --max-shadow-failures failures (errors, or runs over the time limit) before it is trusted
+  // revert it to the last-known-good, as the watchdog would, with nothing to download.
+  bool marked_good = false, rejected = false;
+  int trial_failures = 0;
+  const bool on_trial = s.trial.has_value();
+  const ota::Slot trial_slot = s.active.value_or(ota::Slot::kA);
   if (s.trial)
     options.on_shadow_result = [&](bool ok) {
-      if (ok && !marked_good) marked_good = installer.record_success().value_or(false);
+      if (marked_good || rejected) return;
+      if (ok) {
+        marked_good = installer.record_success().value_or(false);
+      } else if (++trial_failures >= a.max_shadow_failures) {
+        rejected = installer.revert().has_value();
+      }
     };
   std::optional<device::HttpRemoteStage> remote;
   if (!a.remote.empty()) remote.emplace(a.remote, clock);  // retry_after runs on simulated time
@@ -104,6 +128,7 @@ void simulate(const CameraArgs& a) {
   sim::CameraOptions co;
   co.fps = a.fps;
   co.seconds = a.seconds;
+  co.realtime = a.realtime;
   if (!a.json) {
     fmt::print("start       {}\n", ota::to_string(start.action));
     fmt::print("engine      tier {}: {} fps, deadline {} ms, throttle {:.0f} °C; ambient {:.0f} °C; answering: {}{}\n", a.tier,
@@ -140,7 +165,12 @@ void simulate(const CameraArgs& a) {
                     {"wall_seconds", report.wall_seconds},
                     {"transitions", transitions},
                     {"trace", trace},
-                    {"metrics", m.to_json()}});
+                    {"metrics", m.to_json()},
+                    {"trial", on_trial ? Json{{"slot", ota::to_string(trial_slot)},
+                                              {"outcome", marked_good ? "marked-good" : rejected ? "reverted" : "on-trial"},
+                                              {"shadow_failures", trial_failures},
+                                              {"active", ota::to_string(*installer.state().active)}}
+                                       : Json(nullptr)}});
     return;
   }
   fmt::print("summary     {:.0f} s simulated in {:.1f} s: {} frames, {} answered, {} dropped by the frame-rate level\n",
@@ -163,14 +193,15 @@ void simulate(const CameraArgs& a) {
   for (size_t r = 1; r < device::kFallbackReasonCount; ++r)
     if (m.fallbacks[r]) reasons += fmt::format("{} {}  ", device::to_string(static_cast<device::FallbackReason>(r)), m.fallbacks[r]);
   fmt::print("fallbacks   {:.1f}% of answers{}{}\n", 100 * m.fallback_rate(), reasons.empty() ? "" : ": ", reasons);
-  if (m.shadow_runs || m.shadow_skipped)
-    fmt::print("shadow      {} runs ({} skipped for lack of headroom or a busy worker): top-1 disagreement {:.1f}%, "
-               "{} failures, latency {:+.2f} ms vs the champion on average\n",
-               m.shadow_runs, m.shadow_skipped, m.shadow_runs ? 100.0 * m.shadow_disagreements / m.shadow_runs : 0.0,
-               m.shadow_failures, m.shadow_runs ? m.shadow_latency_delta_us_sum / m.shadow_runs / 1e3 : 0.0);
-  if (s.trial || marked_good)
-    fmt::print("trial       {}\n", marked_good ? "the challenger reached its successes in the shadow: marked good; it answers from the next start"
-                                              : fmt::format("still on trial: {} successes recorded", installer.state().trial->successes));
+  if (m.shadow_runs || m.shadow_skipped) {
+    const uint64_t answered = m.shadow_runs - m.shadow_failures;
+    fmt::print("shadow      {} runs ({} skipped for lack of headroom or a busy worker), {} failed (errors, or over the time limit){}\n",
+               m.shadow_runs, m.shadow_skipped, m.shadow_failures,
+               answered ? fmt::format("; of the {} that answered: top-1 disagreement {:.1f}%, latency {:+.2f} ms vs the champion on average",
+                                      answered, 100.0 * m.shadow_disagreements / answered, m.shadow_latency_delta_us_sum / answered / 1e3)
+                        : std::string());
+  }
+  if (on_trial) fmt::print("trial       {}\n", trial_verdict(installer, trial_slot, marked_good, rejected, trial_failures, options));
 }
 
 }  // namespace
@@ -193,6 +224,9 @@ void add_simulate_camera_command(CLI::App* device) {
   c->add_option("--smaller", a.smaller, "the smaller variant the ladder's L1 and L2 run (e.g. the variant matrix's w4a8)");
   c->add_option("--challenger", a.challenger, "a model to run in the shadow (default: the model on trial, if any)");
   c->add_option("--shadow-rate", a.shadow_rate, "share of frames the challenger sees (default 0.1)")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--max-shadow-failures", a.max_shadow_failures,
+                 "on trial: this many failed shadow runs (errors, or over twice the latency budget) revert the trial (default 3)")
+      ->check(CLI::Range(1, 1000000));
   c->add_option("--floor", a.floor, "accuracy floor: answers under this confidence escalate to the remote stage, or are flagged (default 0.5)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--battery", a.battery, "battery level at the start, percent (default 80)")->check(CLI::Range(0.0, 100.0));
   c->add_flag("--charging", a.charging, "the device is on a charger");
@@ -204,6 +238,8 @@ void add_simulate_camera_command(CLI::App* device) {
   remote->needs(cut)->excludes(offline);
   cut->needs(remote);
   c->add_option("--pin-level", a.pin_level, "hold one ladder level, bypassing the governor (comparisons), e.g. L0-full");
+  c->add_flag("--realtime", a.realtime,
+              "pace the frames in real time too, so the shadow sees the gaps a device would (default: as fast as possible)");
   c->add_option("--images", a.images, "the frames (default fashion-mnist:test)");
   add_runtime_flags(c, a.runtime);
   c->add_flag("--json", a.json, "print JSON (summary, transitions, a temperature trace per second, the metrics record)");

@@ -4,7 +4,7 @@ set -uo pipefail
 edgeloop=$1
 root=$2
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 fails=0; passes=0
 check() {  # check NAME CONDITION...
   local name=$1; shift
@@ -473,6 +473,27 @@ check "offline is said" grep -q "^remote      offline" "$work/cam_offline.txt"
 check "--remote without --cut is refused" grep -q -- "--remote requires --cut" "$work/cam_nocut.txt"
 "$edgeloop" device simulate-camera --data-dir "$work/no_such_device" > "$work/cam_empty.txt" 2>&1
 check "a device without a model is told to update first" grep -q "run .edgeloop device update. first" "$work/cam_empty.txt"
+# a release that blows the latency budget (examples/bad_release/wide_cnn.onnx, ~200 ms a frame)
+# passes every check, goes on trial, and fails in the shadow: reverted with nothing downloaded
+d4="$work/device4"; repo4="$work/repo_wide"
+"$edgeloop" repo init "$repo4" > /dev/null 2>&1
+"$edgeloop" repo add "$repo4" "$work/m.edge" --tiers mid > /dev/null 2>&1
+"$edgeloop" repo rollout "$repo4" --model fashion --tier mid --target 7 --percent 100 > /dev/null 2>&1
+"$edgeloop" device update --repo "$repo4/public" --data-dir "$d4" --device-id device4 --tier mid \
+  --root "$repo4/public/metadata/1.root.json" > /dev/null 2>&1
+"$edgeloop" model import "$root/examples/bad_release/wide_cnn.onnx" -o "$work/wide.edge" --name fashion --version 10 > /dev/null 2>&1
+"$edgeloop" repo add "$repo4" "$work/wide.edge" --tiers mid > /dev/null 2>&1
+"$edgeloop" repo rollout "$repo4" --model fashion --tier mid --target 10 --percent 100 > /dev/null 2>&1
+"$edgeloop" device update --repo "$repo4/public" --data-dir "$d4" --device-id device4 --tier mid > "$work/wide_update.txt" 2>&1
+check "the slow release passes the smoke test and goes on trial" grep -q "^switch      active slot b on trial" "$work/wide_update.txt"
+"$edgeloop" device simulate-camera --data-dir "$d4" --seconds 3 --realtime --shadow-rate 1 --json > "$work/cam_wide.json" 2>&1
+check "simulate-camera on the slow trial succeeds" test $? -eq 0
+if command -v python3 > /dev/null; then
+  check "the trial is reverted after 3 shadow failures" test "$(cam_field "$work/cam_wide.json" "(d['trial']['outcome'], d['trial']['shadow_failures'], d['trial']['active'])")" = "('reverted', 3, 'a')"
+  check "the caller never got the slow model's answers" test "$(cam_field "$work/cam_wide.json" "d['metrics']['deadline_overruns']")" = 0
+fi
+"$edgeloop" device status --data-dir "$d4" > "$work/wide_status.txt" 2>&1
+check "device status shows the slow release failed its trial" grep -q "fashion 10 (fp32).*\[failed its trial\]" "$work/wide_status.txt"
 
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0

@@ -240,6 +240,25 @@ TEST(Engine, AChallengerOverItsTimeLimitIsCancelledAndCountedAsAFailure) {
   EXPECT_LT(m.shadow_latency_us.quantile(1.0), 5e3 * 20) << "cancelled between ops, not run to the end";
 }
 
+TEST(Engine, AChallengerThatFinishesOverItsTimeLimitIsStillAFailure) {
+  // One step (a fused backend partition is one too): no op boundary for the cancel to land on.
+  ManualClock clock;
+  EngineOptions o = options();
+  o.shadow_rate = 1;
+  o.shadow_time_limit = 1us;
+  std::vector<bool> results;
+  o.on_shadow_result = [&](bool ok) { results.push_back(ok); };
+  auto engine = Engine::create({load(chain(0, 4096, 1024, 16)), {}, load(chain(0, 4096, 1024, 17)), {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  (*engine)->infer(input(4096, 1024), 10s);
+  (*engine)->drain_shadow();
+  auto m = (*engine)->metrics();
+  EXPECT_EQ(m.shadow_runs, 1u);
+  EXPECT_EQ(m.shadow_failures, 1u);
+  EXPECT_EQ(m.shadow_disagreements, 0u) << "a failed run has no answer to compare";
+  EXPECT_EQ(results, std::vector<bool>{false});
+}
+
 TEST(Engine, DestroyingTheEngineStopsAChallengerMidRun) {
   ManualClock clock;
   EngineOptions o = options();

@@ -316,7 +316,9 @@ struct Engine::Impl {
         std::lock_guard lock(mutex);
         ++metrics.shadow_runs;
         metrics.shadow_latency_us.add(static_cast<double>(took.count()) / 1e3);
-        if (!out) {
+        // Over the limit is a failure even when the run finished: a step cannot be interrupted
+        // (a backend's fused partition is one step), so a cancel may land only at its end.
+        if (!out || took > limit) {
           ++metrics.shadow_failures;
         } else {
           auto [top1, conf] = top1_softmax(out->front());
@@ -325,7 +327,7 @@ struct Engine::Impl {
           metrics.shadow_latency_delta_us_sum += static_cast<double>((took - job.champion_latency).count()) / 1e3;
         }
       }
-      if (options.on_shadow_result) options.on_shadow_result(out.has_value());
+      if (options.on_shadow_result) options.on_shadow_result(out.has_value() && took <= limit);
       {
         std::lock_guard lock(shadow_mutex);
         shadow_busy = false;

@@ -111,7 +111,10 @@ nlohmann::ordered_json GuardrailMetrics::to_json() const {
             {"skipped", shadow_skipped},
             {"disagreements", shadow_disagreements},
             {"failures", shadow_failures},
-            {"disagreement_rate", shadow_runs ? static_cast<double>(shadow_disagreements) / static_cast<double>(shadow_runs) : 0.0},
+            // Of the runs that answered (failed runs have no top-1 to compare).
+            {"disagreement_rate", shadow_runs > shadow_failures
+                                      ? static_cast<double>(shadow_disagreements) / static_cast<double>(shadow_runs - shadow_failures)
+                                      : 0.0},
             {"confidence_delta_sum", shadow_confidence_delta_sum},
             {"latency_delta_us_sum", shadow_latency_delta_us_sum},
             {"latency_us", histogram_json(shadow_latency_us)}}}};

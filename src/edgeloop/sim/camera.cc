@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 namespace edgeloop::sim {
 
@@ -67,6 +68,7 @@ CameraReport run_camera(device::Engine& engine, VirtualClock& clock, device::Sim
     // The work of this frame heats the die over the frame period.
     thermal.advance(period_s, joules / period_s);
     clock.advance(period);
+    if (options.realtime) std::this_thread::sleep_until(wall0 + (i + 1) * period);
     const double c = temperature();
     report.peak_temperature_c = std::max(report.peak_temperature_c, c);
     if (c >= envelope.thermal_throttle_c) report.seconds_at_or_above_throttle += period_s;

@@ -42,6 +42,10 @@ struct CameraOptions {
   // The caller's deadline per frame; 0 = the envelope's latency p95.
   std::chrono::nanoseconds deadline{0};
   double trace_interval_s = 1;  // one trace point per interval of simulated time
+  // Paces the frames in real time too, so that the workers and the shadow see the gaps between
+  // frames a device would (a challenger slower than a frame then sees fewer frames). Default: as
+  // fast as the machine goes; time, heat and charge are simulated either way.
+  bool realtime = false;
   // Called as they happen (for live printing).
   std::function<void(const device::Transition&)> on_transition;
 };
