@@ -7,40 +7,19 @@
 
 #include <atomic>
 #include <csignal>
-#include <filesystem>
 #include <thread>
 
 #include "edgeloop/device/engine.h"
 #include "edgeloop/device/remote_stage_http.h"
 #include "edgeloop/device/stage_server.h"
-#include "edgeloop/model/onnx_import.h"
-#include "edgeloop/model/split.h"
 #include "edgeloop/runtime/golden.h"
 #include "edgeloop/runtime/session.h"
+#include "fixtures.h"
 
 namespace edgeloop::device {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Cnn {
-  model::Graph whole;
-  model::SplitModel split;
-};
-
-// The Fashion-MNIST CNN and its split in the middle, once for the suite.
-const Cnn& cnn() {
-  static const Cnn c = [] {
-    auto g = model::import_onnx(std::filesystem::path(EDGELOOP_SOURCE_DIR) / "examples/fashion_mnist/fashion_cnn.onnx");
-    EXPECT_TRUE(g) << g.error().message;
-    const auto cuts = model::cut_candidates(*g);
-    EXPECT_FALSE(cuts.empty());
-    auto s = model::split_at(*g, cuts[cuts.size() / 2]);
-    EXPECT_TRUE(s) << s.error().message;
-    return Cnn{std::move(*g), std::move(*s)};
-  }();
-  return c;
-}
 
 runtime::Program load(const model::Graph& g) {
   auto p = runtime::Program::from_graph(g, runtime::LoadOptions::reference());
@@ -49,16 +28,16 @@ runtime::Program load(const model::Graph& g) {
 }
 
 EngineModels split_models() {
-  return {load(cnn().whole), {}, {}, load(cnn().split.head), load(cnn().split.tail)};
+  return {load(fixtures::fashion_cnn()), {}, {}, load(fixtures::fashion_cnn_split().head), load(fixtures::fashion_cnn_split().tail)};
 }
 
 model::TensorData image(uint64_t seed = 3) {
-  const model::Graph& g = cnn().whole;
+  const model::Graph& g = fixtures::fashion_cnn();
   return runtime::random_input(g.tensors[g.inputs[0]], seed);
 }
 
 std::vector<std::byte> whole_output(const model::TensorData& x) {
-  auto program = load(cnn().whole);
+  auto program = load(fixtures::fashion_cnn());
   runtime::Session s(program);
   auto out = s.run(std::span(&x, 1));
   EXPECT_TRUE(out) << out.error().message;
@@ -66,14 +45,8 @@ std::vector<std::byte> whole_output(const model::TensorData& x) {
 }
 
 EngineOptions options() {
-  EngineOptions o;
-  o.envelope.fps = 30;
-  o.envelope.thermal_throttle_c = 80;
-  o.envelope.latency_p95_ms = 33;
-  o.envelope.memory_bytes = 64 << 20;
-  o.envelope.energy_mj_per_inference = 30;
+  EngineOptions o = fixtures::engine_options();
   o.accuracy_floor = 1.01;  // every local answer is under the floor: always escalate
-  o.shadow_rate = 0;
   return o;
 }
 
@@ -81,7 +54,7 @@ std::unique_ptr<StageServer> start_server() {
   std::signal(SIGPIPE, SIG_IGN);
   StageServerOptions o;
   o.load = runtime::LoadOptions::reference();
-  auto server = StageServer::start(cnn().split, o);
+  auto server = StageServer::start(fixtures::fashion_cnn_split(), o);
   EXPECT_TRUE(server) << server.error().message;
   return server ? std::move(*server) : nullptr;
 }
@@ -117,7 +90,7 @@ TEST(Cascade, UnderTheFloorTheRemoteStageAnswersFromTheCutActivationNotTheImage)
   ASSERT_EQ(r.outputs.size(), 1u);
   EXPECT_EQ(r.outputs[0].bytes, whole_output(x)) << "the server's tail of the device's head is the whole model";
   ASSERT_EQ(remote.sent.size(), 1u);
-  EXPECT_EQ(remote.sent[0].name, cnn().split.cut);
+  EXPECT_EQ(remote.sent[0].name, fixtures::fashion_cnn_split().cut);
   EXPECT_NE(remote.sent[0].shape, x.shape);
   EXPECT_NE(remote.sent[0].bytes, x.bytes);
   EXPECT_EQ(server->stats().served, 1u);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "edgeloop/runtime/session.h"
+#include "fixtures.h"
 #include "testing/graph_builder.h"
 
 namespace edgeloop::device {
@@ -54,17 +55,7 @@ class ManualClock final : public Clock {
   std::chrono::nanoseconds t{0};
 };
 
-EngineOptions options() {
-  EngineOptions o;
-  o.envelope.fps = 30;
-  o.envelope.thermal_throttle_c = 80;
-  o.envelope.latency_p95_ms = 33;
-  o.envelope.memory_bytes = 64 << 20;
-  o.envelope.energy_mj_per_inference = 30;
-  o.accuracy_floor = 0;  // no cascade unless a test asks
-  o.shadow_rate = 0;
-  return o;
-}
+EngineOptions options() { return fixtures::engine_options(); }
 
 TEST(Engine, AnswersWithTheMainModelsOutput) {
   ManualClock clock;

@@ -14,6 +14,7 @@
 
 #include "edgeloop/device/stage_server.h"
 #include "edgeloop/device/tensor_wire.h"
+#include "fixtures.h"
 #include "edgeloop/model/onnx_import.h"
 #include "edgeloop/runtime/golden.h"
 #include "edgeloop/runtime/session.h"
@@ -34,19 +35,7 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> ns_{1'000'000'000};
 };
 
-// The Fashion-MNIST CNN cut in the middle, once for the whole suite.
-const model::SplitModel& cnn_split() {
-  static const model::SplitModel split = [] {
-    auto g = model::import_onnx(std::filesystem::path(EDGELOOP_SOURCE_DIR) / "examples/fashion_mnist/fashion_cnn.onnx");
-    EXPECT_TRUE(g) << g.error().message;
-    const auto cuts = model::cut_candidates(*g);
-    EXPECT_FALSE(cuts.empty());
-    auto s = model::split_at(*g, cuts[cuts.size() / 2]);
-    EXPECT_TRUE(s) << s.error().message;
-    return std::move(*s);
-  }();
-  return split;
-}
+const model::SplitModel& cnn_split() { return fixtures::fashion_cnn_split(); }
 
 std::vector<model::TensorData> run_reference(const model::Graph& g, std::span<const model::TensorData> inputs) {
   auto program = runtime::Program::from_graph(g, runtime::LoadOptions::reference());

@@ -130,8 +130,8 @@ class Worker {
           t.outputs = std::unexpected(std::move(act).error());
           return;
         }
-        t.activation = std::move(act->front());
-        t.outputs = std::vector<model::TensorData>{};
+        t.activation = act->front();
+        t.outputs = std::move(*act);  // the head's one output: the activation
         return;
       }
     }
@@ -368,56 +368,50 @@ struct Engine::Impl {
     if (overran) ++metrics.deadline_overruns;
   }
 
-  InferResult answer(const model::TensorData& input, Level level, SteadyTime until, std::unique_lock<std::mutex>& lock) {
-    if (level == Level::kHeuristic) return heuristic(FallbackReason::kLadderHeuristic, level);
-
-    if (level == Level::kRemote && remote_ready()) {
-      auto task = std::make_shared<Task>();
-      task->kind = TaskKind::kHead;
-      task->input = input;
-      auto done = run_unlocked(task, until, lock);
-      if (!done) return heuristic(FallbackReason::kBusy, level);
-      if (!*done) {
-        note_overrun(true);
-        return heuristic(FallbackReason::kDeadline, level);
-      }
-      if (!task->outputs || !task->activation) {
-        ++metrics.model_errors;
-        return heuristic(FallbackReason::kModelError, level);
-      }
-      lock.unlock();
-      auto out = remote->run(*task->activation, until - std::chrono::steady_clock::now());
-      lock.lock();
-      if (!out || out->empty()) return heuristic(FallbackReason::kRemoteFailed, level);
-      note_overrun(false);
-      InferResult r;
-      std::tie(r.top1, r.confidence) = top1_softmax(out->front());
-      r.outputs = std::move(*out);
-      r.source = Source::kRemote;
-      r.reason = FallbackReason::kLadderRemote;
-      return r;
-    }
-
-    auto task = std::make_shared<Task>();
-    const bool degraded = level != Level::kFull && models.smaller;
-    task->kind = degraded ? TaskKind::kSmaller : TaskKind::kMain;
-    task->input = input;
+  // Runs `task` on a worker. nullopt: it answered (task->outputs holds a value); else the
+  // heuristic answer saying why not.
+  std::optional<InferResult> run_or_fallback(const std::shared_ptr<Task>& task, Level level, SteadyTime until,
+                                             std::unique_lock<std::mutex>& lock) {
     auto done = run_unlocked(task, until, lock);
     if (!done) return heuristic(FallbackReason::kBusy, level);
-    if (!*done) {
-      note_overrun(true);
-      return heuristic(FallbackReason::kDeadline, level);
-    }
-    note_overrun(false);
+    note_overrun(!*done);
+    if (!*done) return heuristic(FallbackReason::kDeadline, level);
     if (!task->outputs || task->outputs->empty()) {
       ++metrics.model_errors;
       return heuristic(FallbackReason::kModelError, level);
     }
+    return std::nullopt;
+  }
+
+  static InferResult answer_from(std::vector<model::TensorData> outputs, Source source, FallbackReason reason) {
     InferResult r;
-    std::tie(r.top1, r.confidence) = top1_softmax(task->outputs->front());
-    r.outputs = std::move(*task->outputs);
-    r.source = degraded ? Source::kLocalDegraded : Source::kLocal;
-    r.reason = degraded ? FallbackReason::kLadderSmaller : FallbackReason::kNone;
+    std::tie(r.top1, r.confidence) = top1_softmax(outputs.front());
+    r.outputs = std::move(outputs);
+    r.source = source;
+    r.reason = reason;
+    return r;
+  }
+
+  InferResult answer(const model::TensorData& input, Level level, SteadyTime until, std::unique_lock<std::mutex>& lock) {
+    if (level == Level::kHeuristic) return heuristic(FallbackReason::kLadderHeuristic, level);
+
+    auto task = std::make_shared<Task>();
+    task->input = input;
+    if (level == Level::kRemote && remote_ready()) {
+      task->kind = TaskKind::kHead;
+      if (auto fallback = run_or_fallback(task, level, until, lock)) return *fallback;
+      lock.unlock();
+      auto out = remote->run(*task->activation, until - std::chrono::steady_clock::now());
+      lock.lock();
+      if (!out || out->empty()) return heuristic(FallbackReason::kRemoteFailed, level);
+      return answer_from(std::move(*out), Source::kRemote, FallbackReason::kLadderRemote);
+    }
+
+    const bool degraded = level != Level::kFull && models.smaller;
+    task->kind = degraded ? TaskKind::kSmaller : TaskKind::kMain;
+    if (auto fallback = run_or_fallback(task, level, until, lock)) return *fallback;
+    InferResult r = answer_from(std::move(*task->outputs), degraded ? Source::kLocalDegraded : Source::kLocal,
+                                degraded ? FallbackReason::kLadderSmaller : FallbackReason::kNone);
     if (r.confidence >= options.accuracy_floor) return r;
 
     // The cascade: under the floor, the remote stage if it is online and the budget allows.
@@ -438,12 +432,7 @@ struct Engine::Impl {
       r.reason = FallbackReason::kRemoteFailed;
       return r;
     }
-    InferResult remote_r;
-    std::tie(remote_r.top1, remote_r.confidence) = top1_softmax(out->front());
-    remote_r.outputs = std::move(*out);
-    remote_r.source = Source::kRemote;
-    remote_r.reason = FallbackReason::kNone;
-    return remote_r;
+    return answer_from(std::move(*out), Source::kRemote, FallbackReason::kNone);
   }
 
   std::optional<InferResult> offer_frame(const model::TensorData& input, nanoseconds deadline) {
