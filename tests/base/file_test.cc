@@ -84,6 +84,17 @@ TEST(File, MapFileSeesTheBytesAndMissingFilesAreClearErrors) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(File, ReadFileReadsProcfsFilesThatSayTheyAreEmpty) {
+  // /proc/self/status is a few KB but stat() says 0 bytes.
+  auto all = read_file("/proc/self/status", 1 << 20);
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_GT(all->size(), 200u);
+  EXPECT_NE(std::string(reinterpret_cast<const char*>(all->data()), all->size()).find("Name:"), std::string::npos);
+  auto capped = read_file("/proc/self/status", 100);
+  ASSERT_FALSE(capped);
+  EXPECT_EQ(capped.error().code, ErrorCode::kOutOfRange);
+}
+
 TEST(Hash, Sha256OfAbcMatchesTheStandardVector) {
   EXPECT_EQ(to_hex(sha256(as_bytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -48,7 +50,10 @@ Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size
   if (static_cast<uint64_t>(st.st_size) > max_bytes)
     return make_error(ErrorCode::kOutOfRange, "{} is {} bytes, more than the limit of {}", path.string(), st.st_size,
                       max_bytes);
-  std::vector<std::byte> data(static_cast<size_t>(st.st_size));
+  // procfs files say 0 bytes and hold more: those are read to their end, within the limit.
+  const bool unsized = st.st_size == 0;
+  const size_t cap = max_bytes < SIZE_MAX ? max_bytes + 1 : max_bytes;  // one byte more tells "too large"
+  std::vector<std::byte> data(unsized ? std::min<size_t>(cap, 64 * 1024) : static_cast<size_t>(st.st_size));
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
@@ -56,7 +61,10 @@ Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size
     if (n < 0) return io_error("cannot read", path);
     if (n == 0) break;
     done += static_cast<size_t>(n);
+    if (unsized && done == data.size() && done < cap) data.resize(std::min(cap, 2 * done));
   }
+  if (done > max_bytes)
+    return make_error(ErrorCode::kOutOfRange, "{} holds more than the limit of {} bytes", path.string(), max_bytes);
   data.resize(done);
   return data;
 }
