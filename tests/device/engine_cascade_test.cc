@@ -189,5 +189,95 @@ TEST(Cascade, TooLittleBudgetLeftNeverTriesTheNetwork) {
   EXPECT_EQ(server->stats().served, 0u);
 }
 
+TEST(Cascade, WithThePolicyNothingTheStageIsNeverAsked) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  SystemClock clock;
+  HttpRemoteStage remote(server->url(), clock);
+  EngineOptions o = options();
+  o.remote_policy = RemotePolicy::kNothing;  // e.g. the user turned off "improve answers online"
+  auto engine = Engine::create(split_models(), o, clock, nullptr, nullptr, &remote);
+  ASSERT_TRUE(engine);
+  InferResult r = (*engine)->infer(image(), 2s);
+  EXPECT_EQ(r.reason, FallbackReason::kBelowFloorOffline);
+  EXPECT_EQ(r.source, Source::kLocalDegraded);
+  EXPECT_EQ(server->stats().served, 0u);
+}
+
+// A clock the test moves by hand (the engine's frame rate and governor time).
+class ManualClock final : public Clock {
+ public:
+  std::chrono::nanoseconds now() const override { return t; }
+  int64_t unix_seconds() const override { return 1'800'000'000; }
+  std::chrono::nanoseconds t{0};
+};
+
+TEST(Cascade, TheRemoteLevelRunsAtTheLowerFrameRate) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  SystemClock wall;
+  HttpRemoteStage remote(server->url(), wall);
+  ManualClock clock;
+  EngineOptions o = options();  // 30 fps; the lower rate is 15 fps
+  o.accuracy_floor = 0;
+  o.pin_level = Level::kRemote;
+  auto engine = Engine::create(split_models(), o, clock, nullptr, nullptr, &remote);
+  ASSERT_TRUE(engine);
+  const auto x = image();
+  int answered = 0;
+  for (int frame = 0; frame < 60; ++frame) {  // 2 s at 30 fps
+    clock.t += 33'333'333ns;
+    if ((*engine)->offer_frame(x, 5s)) ++answered;
+  }
+  EXPECT_EQ(answered, 30);
+  EXPECT_EQ((*engine)->metrics().frames_dropped, 30u);
+  EXPECT_EQ(server->stats().served, 30u);
+}
+
+// The network made slow: every request waits `delay` before it goes out.
+class Delayed final : public RemoteStage {
+ public:
+  Delayed(RemoteStage& inner, std::chrono::nanoseconds delay) : inner_(inner), delay_(delay) {}
+  Result<std::vector<model::TensorData>> run(const model::TensorData& activation, std::chrono::nanoseconds budget) override {
+    std::this_thread::sleep_for(delay_);
+    return inner_.run(activation, budget - delay_);
+  }
+  bool online() const override { return inner_.online(); }
+  std::string describe() const override { return inner_.describe(); }
+
+ private:
+  RemoteStage& inner_;
+  std::chrono::nanoseconds delay_;
+};
+
+TEST(Cascade, AStageSlowerThanTheLatencyBudgetIsNoLadderLevel) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  SystemClock wall;
+  HttpRemoteStage http(server->url(), wall);
+  Delayed remote(http, 60ms);  // the envelope's latency p95 is 33 ms
+  ManualClock clock;
+  SimulatedThermal hot(ThermalModel{}, 79);  // over throttle - critical margin: steps down every frame
+  EngineOptions o = options();
+  o.accuracy_floor = 0;
+  auto engine = Engine::create(split_models(), o, clock, &hot, nullptr, &remote);
+  ASSERT_TRUE(engine);
+  std::vector<Level> levels;
+  for (int frame = 0; frame < 10; ++frame) {
+    clock.t += 100ms;
+    levels.push_back((*engine)->infer(image(), 5s).level);
+  }
+  // L0 -> L2 (no smaller variant) -> L3, whose first answer takes 60 ms -> L4.
+  EXPECT_EQ(levels.back(), Level::kHeuristic);
+  EXPECT_EQ(server->stats().served, 1u) << "one answer shows the stage is over budget";
+  bool left_l3 = false;
+  for (const auto& t : (*engine)->transitions())
+    if (t.from == Level::kRemote && t.to == Level::kHeuristic) {
+      left_l3 = true;
+      EXPECT_NE(t.cause.find("L3-remote unavailable"), std::string::npos) << t.cause;
+    }
+  EXPECT_TRUE(left_l3);
+}
+
 }  // namespace
 }  // namespace edgeloop::device

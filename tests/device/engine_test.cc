@@ -280,6 +280,140 @@ TEST(Engine, TheShadowWaitsForHeadroom) {
   EXPECT_EQ((*engine)->metrics().shadow_runs, 0u);
 }
 
+TEST(Engine, TheShadowJudgesFramesUnderTheFloorAgainstTheChampionsOwnAnswer) {
+  // Every local answer is under the floor (offline: flagged). The champion still answered each
+  // frame, so the challenger is judged on all of them — not only on the easy, confident ones.
+  ManualClock clock;
+  auto main = load(chain(2, 1, 16, 20));
+  auto challenger = load(chain(2, 1, 16, 21));
+  EngineOptions o = options();
+  o.accuracy_floor = 1.01;
+  o.shadow_rate = 1;
+  auto engine = Engine::create({main, {}, challenger, {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  runtime::Session champion(main), other(challenger);
+  double want_confidence_delta = 0;
+  for (int i = 0; i < 12; ++i) {
+    auto x = input(1, 16, static_cast<float>(i) - 6.f);
+    InferResult r = (*engine)->infer(x, 1s);
+    ASSERT_EQ(r.reason, FallbackReason::kBelowFloorOffline);
+    (*engine)->drain_shadow();
+    auto a = champion.run(std::span(&x, 1));
+    auto b = other.run(std::span(&x, 1));
+    want_confidence_delta += top1_softmax(b->front()).second - top1_softmax(a->front()).second;
+  }
+  auto m = (*engine)->metrics();
+  EXPECT_EQ(m.shadow_runs, 12u);
+  EXPECT_NEAR(m.shadow_confidence_delta_sum, want_confidence_delta, 1e-9);
+}
+
+TEST(Engine, TheShadowRecordsTheChallengersExtraTime) {
+  ManualClock clock;
+  auto main = load(chain(0, 64, 256, 22));
+  auto slower = load(chain(8, 64, 256, 23));  // 8 more layers of the same size: several times the work
+  EngineOptions o = options();
+  o.shadow_rate = 1;
+  o.shadow_time_limit = 10s;
+  auto engine = Engine::create({main, {}, slower, {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  for (int i = 0; i < 5; ++i) {
+    (*engine)->infer(input(64, 256), 10s);
+    (*engine)->drain_shadow();
+  }
+  auto m = (*engine)->metrics();
+  ASSERT_EQ(m.shadow_runs, 5u);
+  EXPECT_EQ(m.shadow_failures, 0u);
+  // The delta is the challenger's run minus the champion's run (both on their own threads):
+  // positive, and at most the challenger's whole time.
+  EXPECT_GT(m.shadow_latency_delta_us_sum, 0);
+  EXPECT_LE(m.shadow_latency_delta_us_sum, m.shadow_latency_us.sum);
+}
+
+TEST(Engine, TheShadowNeedsAChargerOrABatteryAboveTheSaverLine) {
+  auto runs = [](int percent, bool charging) {
+    ManualClock clock;
+    SimulatedBattery battery(15000, percent, charging);
+    EngineOptions o = options();
+    o.shadow_rate = 1;
+    o.pin_level = Level::kFull;  // the level stays; only the headroom rule decides
+    auto engine = Engine::create({load(chain(1, 1, 16, 24)), {}, load(chain(1, 1, 16, 25)), {}, {}}, o, clock, nullptr, &battery);
+    EXPECT_TRUE(engine);
+    for (int i = 0; i < 5; ++i) {
+      (*engine)->infer(input(1, 16), 1s);
+      (*engine)->drain_shadow();
+    }
+    auto m = (*engine)->metrics();
+    return std::pair{m.shadow_runs, m.shadow_skipped};
+  };
+  EXPECT_EQ(runs(80, false), (std::pair<uint64_t, uint64_t>{5, 0}));
+  EXPECT_EQ(runs(16, false), (std::pair<uint64_t, uint64_t>{0, 5})) << "under 15% + 5% hysteresis, on battery";
+  EXPECT_EQ(runs(16, true), (std::pair<uint64_t, uint64_t>{5, 0})) << "on the charger";
+}
+
+TEST(Engine, AModelErrorFallsBackToTheHeuristicAndIsCounted) {
+  ManualClock clock;
+  auto engine = Engine::create({load(chain(1, 1, 16, 26)), {}, {}, {}, {}}, options(), clock);
+  ASSERT_TRUE(engine);
+  auto good = (*engine)->infer(input(1, 16), 1s);
+  ASSERT_EQ(good.source, Source::kLocal);
+  auto wrong = input(1, 16);
+  wrong.bytes.resize(8);  // not the input's shape: the session refuses it
+  InferResult r = (*engine)->infer(wrong, 1s);
+  EXPECT_EQ(r.source, Source::kHeuristic);
+  EXPECT_EQ(r.reason, FallbackReason::kModelError);
+  EXPECT_EQ(r.top1, good.top1) << "the last answer, while fresh";
+  auto m = (*engine)->metrics();
+  EXPECT_EQ(m.model_errors, 1u);
+  EXPECT_EQ(m.fallbacks[static_cast<size_t>(FallbackReason::kModelError)], 1u);
+}
+
+TEST(Engine, OverrunsMoveTheLadderToTheSmallerVariant) {
+  ManualClock clock;
+  auto slow = load(chain(40, 64, 256, 27));
+  auto fast = load(chain(0, 64, 256, 28));
+  EngineOptions o = options();
+  auto engine = Engine::create({slow, fast, {}, {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  auto x = input(64, 256);
+  for (int i = 0; i < 100 && (*engine)->level() == Level::kFull; ++i) {
+    clock.t += 100ms;
+    (*engine)->infer(x, 1ms);
+  }
+  ASSERT_EQ((*engine)->level(), Level::kSmaller);
+  auto t = (*engine)->transitions();
+  ASSERT_FALSE(t.empty());
+  EXPECT_NE(t.back().cause.find("deadline overruns"), std::string::npos) << t.back().cause;
+  InferResult r;
+  for (int i = 0; i < 1000; ++i) {  // the workers finish the cancelled step they were in first
+    clock.t += 10ms;
+    r = (*engine)->infer(x, 10s);
+    if (r.reason != FallbackReason::kBusy) break;
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(r.reason, FallbackReason::kLadderSmaller);
+  EXPECT_GT((*engine)->metrics().deadline_overruns, 0u);
+}
+
+TEST(Engine, PlatformMemoryPressureHoldsTheSmallerVariant) {
+  ManualClock clock;
+  SimulatedMemory memory(0.5);
+  auto engine = Engine::create({load(chain(2, 1, 16, 29)), load(chain(1, 1, 16, 30)), {}, {}, {}}, options(), clock,
+                               nullptr, nullptr, nullptr, &memory);
+  ASSERT_TRUE(engine);
+  clock.t += 100ms;
+  EXPECT_EQ((*engine)->infer(input(1, 16), 1s).level, Level::kFull);
+  memory.set(0.95);  // other apps took the memory
+  clock.t += 100ms;
+  EXPECT_EQ((*engine)->infer(input(1, 16), 1s).level, Level::kSmaller);
+  EXPECT_NE((*engine)->transitions().back().cause.find("memory pressure 0.95"), std::string::npos);
+  memory.set(0.5);
+  for (int i = 0; i < 100 && (*engine)->level() != Level::kFull; ++i) {
+    clock.t += 1s;
+    (*engine)->infer(input(1, 16), 1s);
+  }
+  EXPECT_EQ((*engine)->level(), Level::kFull) << "back once the pressure clears and the dwell has passed";
+}
+
 TEST(Engine, MetricsExportEveryFieldOfTheSchema) {
   ManualClock clock;
   auto engine = Engine::create({load(chain(1, 1, 16, 11)), {}, {}, {}, {}}, options(), clock);
@@ -287,8 +421,8 @@ TEST(Engine, MetricsExportEveryFieldOfTheSchema) {
   (*engine)->infer(input(1, 16), 1s);
   auto j = (*engine)->metrics().to_json();
   for (const char* key : {"schema", "schema_version", "frames_offered", "frames_dropped", "inferences", "deadline_overruns",
-                          "throttle_events", "seconds_per_level", "fallbacks", "fallback_rate", "answers_by_source",
-                          "latency_us", "confidence", "shadow"})
+                          "model_errors", "throttle_events", "ladder_transitions", "seconds_per_level", "fallbacks",
+                          "fallback_rate", "answers_by_source", "latency_us", "confidence", "shadow"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["fallbacks"].size(), kFallbackReasonCount);
   EXPECT_EQ(j["seconds_per_level"].size(), kLevelCount);
@@ -304,20 +438,14 @@ TEST(Engine, RefusesModelsThatDoNotFitTogether) {
   EngineOptions bad = options();
   bad.envelope.fps = 0;
   EXPECT_FALSE(Engine::create({load(chain(1, 1, 16, 14)), {}, {}, {}, {}}, bad, clock));
-}
-
-TEST(LogHistogram, BucketsGrowFourPerDoublingAndQuantilesAreBounds) {
-  LatencyHistogram h{10};
-  h.add(5);      // <= min: bucket 0
-  h.add(10);     // bucket 0
-  h.add(20);     // 2x min: bucket 4
-  h.add(1e12);   // the last bucket
-  EXPECT_EQ(h.counts[0], 2u);
-  EXPECT_EQ(h.counts[4], 1u);
-  EXPECT_EQ(h.counts[LatencyHistogram::kBuckets - 1], 1u);
-  EXPECT_DOUBLE_EQ(LatencyHistogram::upper_bound(10, 4), 20);
-  EXPECT_DOUBLE_EQ(h.quantile(0.5), 10);
-  EXPECT_DOUBLE_EQ(h.quantile(0.75), 20);
+  bad = options();
+  bad.envelope.lower_rate_fps = 60;  // the lower rate above the frame rate
+  auto e2 = Engine::create({load(chain(1, 1, 16, 14)), {}, {}, {}, {}}, bad, clock);
+  ASSERT_FALSE(e2);
+  EXPECT_NE(e2.error().message.find("lower_rate_fps"), std::string::npos) << e2.error().message;
+  bad = options();
+  bad.governor.derate_margin_c = -1;
+  EXPECT_FALSE(Engine::create({load(chain(1, 1, 16, 14)), {}, {}, {}, {}}, bad, clock));
 }
 
 }  // namespace

@@ -8,16 +8,14 @@
 
 #include <atomic>
 #include <csignal>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "edgeloop/device/stage_server.h"
 #include "edgeloop/device/tensor_wire.h"
-#include "fixtures.h"
-#include "edgeloop/model/onnx_import.h"
 #include "edgeloop/runtime/golden.h"
 #include "edgeloop/runtime/session.h"
+#include "fixtures.h"
 
 namespace edgeloop::device {
 namespace {

@@ -134,6 +134,38 @@ TEST_F(FakeSysfs, MissingPowerTreeOrBrokenBatteryIsAClearError) {
   EXPECT_NE(r.error().message.find("capacity"), std::string::npos) << r.error().message;
 }
 
+TEST_F(FakeSysfs, MemoryPressureIsTheShareNotAvailable) {
+  write("meminfo", "MemTotal:       8000000 kB\nMemFree:         500000 kB\nMemAvailable:    2000000 kB\nBuffers: 1 kB\n");
+  auto sensor = procfs_memory(root_ / "meminfo");
+  ASSERT_TRUE(sensor) << sensor.error().message;
+  auto p = (*sensor)->pressure();
+  ASSERT_TRUE(p);
+  EXPECT_DOUBLE_EQ(*p, 0.75);
+  write("meminfo", "MemTotal:       8000000 kB\nMemAvailable:    7200000 kB\n");  // read afresh on every call
+  EXPECT_DOUBLE_EQ(*(*sensor)->pressure(), 0.1);
+}
+
+TEST_F(FakeSysfs, MemoryInformationWithoutItsFieldsIsAClearError) {
+  auto absent = procfs_memory(root_ / "absent");
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().code, ErrorCode::kNotFound);
+  write("meminfo", "MemTotal:       8000000 kB\nMemFree: 1 kB\n");  // a kernel older than 3.14 has no MemAvailable
+  auto r = procfs_memory(root_ / "meminfo");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+  EXPECT_NE(r.error().message.find("MemAvailable"), std::string::npos) << r.error().message;
+}
+
+TEST(ProcMemory, ThisMachinesMeminfoReads) {
+  // /proc files say they are 0 bytes long: they must still be read to their end.
+  auto sensor = procfs_memory();
+  ASSERT_TRUE(sensor) << sensor.error().message;
+  auto p = (*sensor)->pressure();
+  ASSERT_TRUE(p);
+  EXPECT_GT(*p, 0.0);
+  EXPECT_LT(*p, 1.0);
+}
+
 // ---- the RC model ----
 
 TEST(SimulatedThermal, StepResponseReachesAmbientPlusRTimesP) {

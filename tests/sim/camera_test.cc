@@ -36,11 +36,7 @@ device::Envelope hot_envelope() {
   return e;
 }
 
-struct Run {
-  CameraReport report;
-};
-
-CameraReport run(std::optional<Level> pin, double seconds) {
+CameraReport run(std::optional<Level> pin, double seconds, double shadow_rate = 0) {
   VirtualClock clock;
   device::ThermalModel model;
   model.ambient_c = 40;
@@ -50,7 +46,10 @@ CameraReport run(std::optional<Level> pin, double seconds) {
   o.envelope = hot_envelope();
   o.accuracy_floor = 0;
   o.pin_level = pin;
-  auto engine = device::Engine::create({dense(16, 1), dense(8 + 8, 2), {}, {}, {}}, o, clock, &thermal, &battery);
+  o.shadow_rate = shadow_rate;
+  std::optional<runtime::Program> challenger;
+  if (shadow_rate > 0) challenger = dense(16, 3);
+  auto engine = device::Engine::create({dense(16, 1), dense(8 + 8, 2), challenger, {}, {}}, o, clock, &thermal, &battery);
   EXPECT_TRUE(engine) << engine.error().message;
   CameraFrame frame;
   frame.input = {"x0", DType::kF32, {1, 16}, std::vector<std::byte>(64)};
@@ -72,6 +71,18 @@ TEST(CameraSim, TheLadderKeepsAHotDeviceUnderItsThrottlePointWhereL0AloneCrosses
   EXPECT_EQ(alone.frames, 18000);
   EXPECT_EQ(alone.trace.size(), 600u);
   EXPECT_LT(governed.energy_j, alone.energy_j);
+}
+
+TEST(CameraSim, EnergyIsWhatRanForEachFrameAndTheChallengersRuns) {
+  CameraReport l0 = run(Level::kFull, 10);
+  EXPECT_NEAR(l0.energy_j, 300 * 0.080, 1e-9) << "300 frames of the main model at 80 mJ";
+  CameraReport l1 = run(Level::kSmaller, 10);
+  EXPECT_NEAR(l1.energy_j, 300 * 0.080 * 0.35, 1e-9) << "the smaller variant's declared share";
+  CameraReport shadowed = run(Level::kFull, 10, /*shadow_rate=*/1);
+  ASSERT_GT(shadowed.metrics.shadow_runs, 0u);
+  EXPECT_NEAR(shadowed.energy_j, (300.0 + static_cast<double>(shadowed.metrics.shadow_runs)) * 0.080, 1e-9)
+      << "each challenger run costs an L0 answer (shadow_energy_ratio 1)";
+  EXPECT_GT(shadowed.peak_temperature_c, l0.peak_temperature_c);
 }
 
 }  // namespace

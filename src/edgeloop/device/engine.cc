@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -48,6 +47,7 @@ struct Task {
   bool done = false;
   Result<std::vector<model::TensorData>> outputs = std::vector<model::TensorData>{};
   std::optional<model::TensorData> activation;  // the cut tensor (kMain with a split, kHead)
+  nanoseconds took{0};                          // the model's run on the worker
 };
 
 // One worker thread with its own sessions (a Session is one execution context).
@@ -99,7 +99,9 @@ class Worker {
         if (stop_ && !task_) return;
         task = task_;
       }
+      const auto t0 = std::chrono::steady_clock::now();
       run(*task);
+      task->took = std::chrono::steady_clock::now() - t0;
       {
         // Idle before the caller hears "done", so its next task finds this worker free.
         std::lock_guard lock(mutex_);
@@ -154,12 +156,13 @@ class Worker {
   std::thread thread_;  // last: starts after the sessions exist
 };
 
-// The challenger's own thread: takes one frame at a time, drops frames while busy.
+// The challenger's own thread takes one frame at a time (frames offered while it is busy are
+// skipped), with what the champion — the main model — answered for it.
 struct ShadowJob {
   model::TensorData input;
   int champion_top1 = -1;
   double champion_confidence = 0;
-  nanoseconds champion_latency{0};
+  nanoseconds champion_took{0};  // the champion's run on its worker
 };
 
 }  // namespace
@@ -171,6 +174,7 @@ struct Engine::Impl {
   const ThermalSensor* thermal;
   const PowerSensor* power;
   RemoteStage* remote;
+  const MemorySensor* memory;
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<int> realtime_workers{0};
@@ -178,8 +182,10 @@ struct Engine::Impl {
   mutable std::mutex mutex;  // guards everything below
   Governor governor;
   GuardrailMetrics metrics;
+  GovernorInputs last_inputs;  // what the governor saw for the frame in progress
   double overrun_ewma = 0;
-  double memory_pressure = 0;
+  double held_memory_pressure = 0;  // the engine's own weights and arenas against the envelope
+  std::optional<double> remote_ms_ewma;  // the remote stage's answers, when it has given any
   std::optional<InferResult> last_answer;
   nanoseconds last_answer_at{0};
   std::optional<nanoseconds> last_frame_at;
@@ -195,8 +201,9 @@ struct Engine::Impl {
   std::atomic<bool> shadow_cancel{false};  // set on destruction: the challenger stops at its next op
   std::thread shadow_thread;
 
-  Impl(EngineModels m, EngineOptions o, const Clock& c, const ThermalSensor* t, const PowerSensor* p, RemoteStage* r)
-      : models(std::move(m)), options(std::move(o)), clock(&c), thermal(t), power(p), remote(r),
+  Impl(EngineModels m, EngineOptions o, const Clock& c, const ThermalSensor* t, const PowerSensor* p, RemoteStage* r,
+       const MemorySensor* mem)
+      : models(std::move(m)), options(std::move(o)), clock(&c), thermal(t), power(p), remote(r), memory(mem),
         governor(options.governor), rng(options.shadow_seed) {}
 
   double now_s() const { return seconds(clock->now()); }
@@ -205,27 +212,41 @@ struct Engine::Impl {
   GovernorInputs inputs() const {
     GovernorInputs in;
     in.throttle_c = options.envelope.thermal_throttle_c;
-    in.temperature_c = -273;
+    in.temperature_c = NAN;
     if (thermal)
       if (auto c = thermal->celsius()) in.temperature_c = *c;
     if (power)
       if (auto p = power->read()) in.power = *p;
     in.overrun_rate = overrun_ewma;
-    in.memory_pressure = memory_pressure;
+    in.memory_pressure = held_memory_pressure;
+    if (memory)
+      if (auto p = memory->pressure()) in.memory_pressure = std::max(in.memory_pressure, *p);
     in.smaller_available = models.smaller.has_value();
-    in.remote_available = remote_ready();
+    in.remote_available = remote_ready() && remote_within_budget();
     return in;
   }
-  bool remote_ready() const { return remote && models.head && remote->online(); }
+  // The remote stage can be asked now: configured, allowed by the policy, the model split, online.
+  bool remote_ready() const {
+    return remote && options.remote_policy == RemotePolicy::kCutActivation && models.head && remote->online();
+  }
+  // L3 needs the remote stage's answers to fit the latency budget (until it has answered, it is
+  // given the benefit of the doubt; a failure makes it offline for a while anyway).
+  bool remote_within_budget() const { return !remote_ms_ewma || *remote_ms_ewma <= options.envelope.latency_p95_ms; }
+  void note_remote(nanoseconds took) {
+    const double ms = static_cast<double>(took.count()) / 1e6;
+    remote_ms_ewma = remote_ms_ewma ? 0.9 * *remote_ms_ewma + 0.1 * ms : ms;
+  }
 
   Level step_governor() {
+    last_inputs = inputs();
     if (options.pin_level) return account(*options.pin_level);
-    const size_t before = governor.transitions().size();
-    Level level = governor.update(inputs(), now_s());
-    const auto& all = governor.transitions();
-    for (size_t i = before; i < all.size(); ++i) {
-      ++metrics.ladder_transitions;
-      if (all[i].to > all[i].from && all[i].cause.starts_with("temperature")) ++metrics.throttle_events;
+    const uint64_t before = governor.transition_count();
+    Level level = governor.update(last_inputs, now_s());
+    const uint64_t changes = governor.transition_count() - before;  // 0 or 1: one level per call
+    if (changes) {
+      metrics.ladder_transitions += changes;
+      const Transition& t = governor.transitions().back();
+      if (t.to > t.from && t.cause.starts_with("temperature")) ++metrics.throttle_events;
     }
     return account(level);
   }
@@ -273,19 +294,21 @@ struct Engine::Impl {
     ++metrics.confidence[bucket];
   }
 
-  void offer_shadow(const model::TensorData& input, const InferResult& champion, Level level) {
+  // Under the engine's lock: samples the frame and asks the governor; the job goes to the shadow
+  // thread unless it is still busy with the last one.
+  void offer_shadow(ShadowJob job, Level level) {
     if (!models.challenger || options.shadow_rate <= 0) return;
     if (std::uniform_real_distribution<double>(0, 1)(rng) >= options.shadow_rate) return;
-    // Only with headroom: at L0 (no thermal, battery or overrun pressure), or on a charger.
-    bool charging = false;
-    if (power)
-      if (auto p = power->read()) charging = p->charging;
-    std::lock_guard lock(shadow_mutex);
-    if ((level != Level::kFull && !charging) || shadow_busy || shadow_job) {
+    if (!governor.allows_extra_work(last_inputs, level)) {
       ++metrics.shadow_skipped;
       return;
     }
-    shadow_job = ShadowJob{input, champion.top1, champion.confidence, champion.latency};
+    std::lock_guard lock(shadow_mutex);
+    if (shadow_busy || shadow_job) {
+      ++metrics.shadow_skipped;
+      return;
+    }
+    shadow_job = std::move(job);
     shadow_cv.notify_all();
   }
 
@@ -324,7 +347,7 @@ struct Engine::Impl {
           auto [top1, conf] = top1_softmax(out->front());
           if (top1 != job.champion_top1) ++metrics.shadow_disagreements;
           metrics.shadow_confidence_delta_sum += conf - job.champion_confidence;
-          metrics.shadow_latency_delta_us_sum += static_cast<double>((took - job.champion_latency).count()) / 1e3;
+          metrics.shadow_latency_delta_us_sum += static_cast<double>((took - job.champion_took).count()) / 1e3;
         }
       }
       if (options.on_shadow_result) options.on_shadow_result(out.has_value() && took <= limit);
@@ -341,7 +364,8 @@ struct Engine::Impl {
     const SteadyTime until = t0 + deadline;
     std::unique_lock lock(mutex);
     const Level level = step_governor();
-    InferResult r = answer(input, level, until, lock);
+    std::optional<ShadowJob> champion;
+    InferResult r = answer(input, level, until, lock, champion);
     r.level = level;
     r.latency = std::chrono::steady_clock::now() - t0;
     record(r);
@@ -350,8 +374,9 @@ struct Engine::Impl {
       last_answer.value().outputs.clear();
       last_answer_at = clock->now();
     }
-    lock.unlock();
-    if (r.source == Source::kLocal) offer_shadow(input, r, level);
+    // The challenger is judged against the champion's own answer, whatever the caller got
+    // (an escalation under the floor included); only frames the champion answered qualify.
+    if (champion) offer_shadow(std::move(*champion), level);
     return r;
   }
 
@@ -373,7 +398,12 @@ struct Engine::Impl {
   std::optional<InferResult> run_or_fallback(const std::shared_ptr<Task>& task, Level level, SteadyTime until,
                                              std::unique_lock<std::mutex>& lock) {
     auto done = run_unlocked(task, until, lock);
-    if (!done) return heuristic(FallbackReason::kBusy, level);
+    if (!done) {
+      // Every worker is still finishing an overrun: pressure for the governor like an overrun,
+      // though this answer is not late (it is counted under its own reason, busy).
+      overrun_ewma = 0.95 * overrun_ewma + 0.05;
+      return heuristic(FallbackReason::kBusy, level);
+    }
     note_overrun(!*done);
     if (!*done) return heuristic(FallbackReason::kDeadline, level);
     if (!task->outputs || task->outputs->empty()) {
@@ -392,19 +422,35 @@ struct Engine::Impl {
     return r;
   }
 
-  InferResult answer(const model::TensorData& input, Level level, SteadyTime until, std::unique_lock<std::mutex>& lock) {
+  // Asks the remote stage with the cut activation, within what is left until `until`.
+  Result<std::vector<model::TensorData>> ask_remote(const model::TensorData& activation, SteadyTime until,
+                                                    std::unique_lock<std::mutex>& lock) {
+    const auto t0 = std::chrono::steady_clock::now();
+    lock.unlock();
+    auto out = remote->run(activation, until - t0);
+    lock.lock();
+    if (out && !out->empty()) note_remote(std::chrono::steady_clock::now() - t0);
+    if (out && out->empty()) return make_error(ErrorCode::kCorrupt, "the remote stage answered with no outputs");
+    return out;
+  }
+
+  // `champion` is set when the main model answered this frame locally (the shadow's reference).
+  InferResult answer(const model::TensorData& input, Level level, SteadyTime until, std::unique_lock<std::mutex>& lock,
+                     std::optional<ShadowJob>& champion) {
     if (level == Level::kHeuristic) return heuristic(FallbackReason::kLadderHeuristic, level);
 
     auto task = std::make_shared<Task>();
     task->input = input;
     if (level == Level::kRemote && remote_ready()) {
+      // L3: the head here, the tail there. A failed request leaves no local answer to fall back
+      // on (the main model was not run: that is what L3 saves), so the heuristic answers.
       task->kind = TaskKind::kHead;
       if (auto fallback = run_or_fallback(task, level, until, lock)) return *fallback;
-      lock.unlock();
-      auto out = remote->run(*task->activation, until - std::chrono::steady_clock::now());
-      lock.lock();
-      if (!out || out->empty()) return heuristic(FallbackReason::kRemoteFailed, level);
-      return answer_from(std::move(*out), Source::kRemote, FallbackReason::kLadderRemote);
+      auto out = ask_remote(*task->activation, until, lock);
+      InferResult r = out ? answer_from(std::move(*out), Source::kRemote, FallbackReason::kLadderRemote)
+                          : heuristic(FallbackReason::kRemoteFailed, level);
+      r.ran = LocalModel::kHead;
+      return r;
     }
 
     const bool degraded = level != Level::kFull && models.smaller;
@@ -412,6 +458,8 @@ struct Engine::Impl {
     if (auto fallback = run_or_fallback(task, level, until, lock)) return *fallback;
     InferResult r = answer_from(std::move(*task->outputs), degraded ? Source::kLocalDegraded : Source::kLocal,
                                 degraded ? FallbackReason::kLadderSmaller : FallbackReason::kNone);
+    r.ran = degraded ? LocalModel::kSmaller : LocalModel::kMain;
+    if (!degraded) champion = ShadowJob{input, r.top1, r.confidence, task->took};
     if (r.confidence >= options.accuracy_floor) return r;
 
     // The cascade: under the floor, the remote stage if it is online and the budget allows.
@@ -420,29 +468,28 @@ struct Engine::Impl {
       r.reason = FallbackReason::kBelowFloorOffline;
       return r;
     }
-    const nanoseconds left = until - std::chrono::steady_clock::now();
-    if (left < options.remote_min_budget) {
+    if (until - std::chrono::steady_clock::now() < options.remote_min_budget) {
       r.reason = FallbackReason::kBelowFloorNoBudget;
       return r;
     }
-    lock.unlock();
-    auto out = remote->run(*task->activation, left);
-    lock.lock();
-    if (!out || out->empty()) {
+    auto out = ask_remote(*task->activation, until, lock);
+    if (!out) {
       r.reason = FallbackReason::kRemoteFailed;
       return r;
     }
-    return answer_from(std::move(*out), Source::kRemote, FallbackReason::kNone);
+    InferResult escalated = answer_from(std::move(*out), Source::kRemote, FallbackReason::kNone);
+    escalated.ran = r.ran;
+    return escalated;
   }
 
   std::optional<InferResult> offer_frame(const model::TensorData& input, nanoseconds deadline) {
     {
       std::lock_guard lock(mutex);
       ++metrics.frames_offered;
+      // L2 and L3 run at the envelope's lower rate (what their declared power assumes).
       const Level level = current_level;
-      if (level == Level::kLowerRate && last_frame_at) {
-        const double fps = options.envelope.lower_rate_fps > 0 ? options.envelope.lower_rate_fps : options.envelope.fps / 2;
-        const nanoseconds period(static_cast<int64_t>(1e9 / fps));
+      if ((level == Level::kLowerRate || level == Level::kRemote) && last_frame_at) {
+        const nanoseconds period(static_cast<int64_t>(1e9 / options.envelope.effective_lower_rate_fps()));
         // A frame is run when a period has passed since the last one run (with a little slack
         // for the frame clock's jitter), else dropped.
         if (clock->now() - *last_frame_at < period - period / 10) {
@@ -457,10 +504,11 @@ struct Engine::Impl {
 };
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineModels models, EngineOptions options, const Clock& clock,
-                                               const ThermalSensor* thermal, const PowerSensor* power, RemoteStage* remote) {
+                                               const ThermalSensor* thermal, const PowerSensor* power, RemoteStage* remote,
+                                               const MemorySensor* memory) {
   if (options.workers < 1) return make_error(ErrorCode::kInvalidArgument, "the engine needs at least one worker");
-  if (options.envelope.fps <= 0 || options.envelope.thermal_throttle_c <= 0)
-    return make_error(ErrorCode::kInvalidArgument, "the envelope needs a frame rate and a thermal threshold (docs/governor.md)");
+  EL_CHECK(validate(options.envelope, "the engine's envelope"));
+  EL_CHECK(validate(options.governor));
   if (options.shadow_rate < 0 || options.shadow_rate > 1)
     return make_error(ErrorCode::kInvalidArgument, "shadow_rate must be within [0, 1], not {}", options.shadow_rate);
   if (models.head.has_value() != models.tail.has_value())
@@ -476,7 +524,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineModels models, EngineOption
   if (models.challenger) EL_CHECK(same_input(*models.challenger, "challenger"));
   if (models.head) EL_CHECK(same_input(*models.head, "head"));
 
-  auto impl = std::make_unique<Impl>(std::move(models), std::move(options), clock, thermal, power, remote);
+  auto impl = std::make_unique<Impl>(std::move(models), std::move(options), clock, thermal, power, remote, memory);
   // Memory pressure: what the engine holds (weights and arenas of every worker's sessions)
   // against the envelope's memory budget.
   if (impl->options.envelope.memory_bytes > 0) {
@@ -484,7 +532,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineModels models, EngineOption
     double bytes = static_cast<double>(held(impl->models.main)) * impl->options.workers;
     if (impl->models.smaller) bytes += static_cast<double>(held(*impl->models.smaller)) * impl->options.workers;
     if (impl->models.challenger) bytes += static_cast<double>(held(*impl->models.challenger));
-    impl->memory_pressure = bytes / static_cast<double>(impl->options.envelope.memory_bytes);
+    impl->held_memory_pressure = bytes / static_cast<double>(impl->options.envelope.memory_bytes);
   }
   for (int i = 0; i < impl->options.workers; ++i) impl->workers.push_back(std::make_unique<Worker>(impl->models, impl->options.worker_priority, impl->realtime_workers));
   if (impl->models.challenger) impl->shadow_thread = std::thread([p = impl.get()] { p->shadow_loop(); });

@@ -19,7 +19,7 @@
 #include "edgeloop/device/budget.h"
 #include "edgeloop/device/governor.h"
 #include "edgeloop/device/ladder.h"
-#include "edgeloop/device/metrics.h"
+#include "edgeloop/eval/guardrail_metrics.h"
 #include "edgeloop/device/remote_stage.h"
 #include "edgeloop/device/sensors.h"
 #include "edgeloop/runtime/program.h"
@@ -36,6 +36,13 @@ struct EngineModels {
   std::optional<runtime::Program> head, tail;  // main, split at the cut tensor
 };
 
+// What may leave the device for the remote stage. There is no value that sends the raw input:
+// raw user data never leaves the device (docs/engine.md, "Cascade and the fallback contract").
+enum class RemotePolicy {
+  kCutActivation,  // the activation of the cut tensor (EngineModels::head's output): split inference
+  kNothing,        // never call the remote stage, even when one is configured and online
+};
+
 struct EngineOptions {
   Envelope envelope;                 // the tier's budget (frame rate, thermal threshold, memory, …)
   GovernorOptions governor;
@@ -45,7 +52,10 @@ struct EngineOptions {
   // The least budget left for an escalation to be tried: below it the local answer is returned
   // flagged (kBelowFloorNoBudget) rather than waiting on the network.
   std::chrono::nanoseconds remote_min_budget = std::chrono::milliseconds(5);
-  double shadow_rate = 0.1;          // share of frames offered to the challenger
+  RemotePolicy remote_policy = RemotePolicy::kCutActivation;
+  // Share of the frames the champion answers locally that are offered to the challenger; it runs
+  // only when the governor allows extra work (Governor::allows_extra_work).
+  double shadow_rate = 0.1;
   uint64_t shadow_seed = 1;          // its sampling
   // A challenger run longer than this is cancelled between ops and counted as a failure: a model
   // that would blow the latency budget fails in the shadow before it ever answers. Zero: twice
@@ -58,13 +68,21 @@ struct EngineOptions {
   // > 0: the workers run SCHED_FIFO at this priority (Linux; needs CAP_SYS_NICE or RLIMIT_RTPRIO,
   // else they stay as they are: see realtime_workers()). The deadline itself is kept by the
   // calling thread waking on time: under a CPU-saturating load that needs the caller at a
-  // real-time priority above this one (docs/engine.md, "Deadlines under load").
+  // real-time priority above this one (docs/engine.md, "Deadlines").
   int worker_priority = 0;
   // Bypasses the governor and holds this level (comparisons: "L0 at full rate alone").
   std::optional<Level> pin_level;
   // Called on the shadow thread after every challenger run (true: it answered). A model on
   // trial earns its successes here (ota::Installer::record_success) before it ever answers.
   std::function<void(bool ok)> on_shadow_result;
+};
+
+// The local model that ran to the end for an answer: what its energy went on.
+enum class LocalModel {
+  kNone,     // none (the heuristic; or the run overran and was cancelled)
+  kMain,     // the main model (whole, or head then tail)
+  kSmaller,  // the smaller variant
+  kHead,     // the head only (L3: the remote stage ran the tail)
 };
 
 struct InferResult {
@@ -74,6 +92,7 @@ struct InferResult {
   Source source = Source::kHeuristic;
   FallbackReason reason = FallbackReason::kNone;
   Level level = Level::kFull;              // the ladder level in force for this frame
+  LocalModel ran = LocalModel::kNone;      // what ran here (an escalated answer ran the main or smaller model first)
   std::chrono::nanoseconds latency{0};     // what the caller waited (real time)
 };
 
@@ -81,11 +100,11 @@ class Engine {
  public:
   // `clock` drives the governor, the frame rate and the metrics' time (virtual in the
   // simulator); deadlines are real time. Sensors and the remote stage may be null (no thermal
-  // input, mains power, offline); all must outlive the engine. Checks that the models' first
-  // inputs agree and that the envelope is usable.
+  // input, mains power, offline, no platform memory reading); all must outlive the engine.
+  // Checks that the models' first inputs agree and that the envelope and options are valid.
   static Result<std::unique_ptr<Engine>> create(EngineModels models, EngineOptions options, const Clock& clock,
                                                 const ThermalSensor* thermal = nullptr, const PowerSensor* power = nullptr,
-                                                RemoteStage* remote = nullptr);
+                                                RemoteStage* remote = nullptr, const MemorySensor* memory = nullptr);
   ~Engine();  // cancels what runs and joins the workers
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -98,6 +117,8 @@ class Engine {
   std::optional<InferResult> offer_frame(const model::TensorData& input, std::chrono::nanoseconds deadline);
 
   GuardrailMetrics metrics() const;
+  // The ladder's transitions with their causes, oldest first: the newest
+  // GovernorOptions::max_transitions of them (metrics().ladder_transitions counts every one).
   std::vector<Transition> transitions() const;
   Level level() const;
   // Waits until the shadow worker is idle (tests and end-of-run summaries).

@@ -77,7 +77,15 @@ Governor::Governor(GovernorOptions options) : options_(options) {
 Level Governor::level() const { return level_; }
 const std::vector<Transition>& Governor::transitions() const { return transitions_; }
 uint64_t Governor::transition_count() const { return transition_count_; }
-double Governor::dwell_before_step_up_to(Level l) const { return up_dwell_s_[index(l)]; }
+
+bool Governor::allows_extra_work(const GovernorInputs& in, Level level) const {
+  const auto& o = options_;
+  if (level != Level::kFull) return false;
+  if (std::isfinite(in.temperature_c) && in.throttle_c > 0 && in.temperature_c >= in.throttle_c - o.derate_margin_c) return false;
+  if (in.overrun_rate >= o.overrun_rate_clear || in.memory_pressure >= o.memory_pressure_clear) return false;
+  return in.power.battery_percent < 0 || in.power.charging ||
+         in.power.battery_percent >= o.low_battery_percent + o.battery_hysteresis_percent;
+}
 
 std::array<double, kLevelCount> Governor::seconds_per_level(double now_s) const {
   auto out = seconds_;

@@ -88,8 +88,11 @@ class Governor {
   uint64_t transition_count() const;                   // every change since construction
   // Seconds spent on each level from the first update() to now_s.
   std::array<double, kLevelCount> seconds_per_level(double now_s) const;
-  // The dwell the step up *into* `level` needs now (min_dwell_s unless backed off).
-  double dwell_before_step_up_to(Level level) const;
+  // Whether there is room for work nobody waits for (the shadow challenger) at `level` with
+  // these inputs: at L0 only, below the de-rating line (or no reading), overruns under
+  // overrun_rate_clear, memory pressure under memory_pressure_clear, and on a charger or with
+  // the battery at least low_battery_percent + battery_hysteresis_percent (or no battery).
+  bool allows_extra_work(const GovernorInputs& inputs, Level level) const;
 
  private:
   void change(Level to, double now_s, std::string cause);

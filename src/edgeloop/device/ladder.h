@@ -1,5 +1,6 @@
 // The degradation ladder's vocabulary (docs/engine.md), shared by the governor that picks a
-// level, the engine that acts on it and the metrics that count time in each.
+// level, the engine that acts on it and the metrics that count time in each. The names and the
+// answer sources are the guardrail record's (eval/guardrail_metrics.h), which the fleet sums.
 #pragma once
 
 #include <array>
@@ -7,7 +8,16 @@
 #include <optional>
 #include <string_view>
 
+#include "edgeloop/eval/guardrail_metrics.h"
+
 namespace edgeloop::device {
+
+using eval::FallbackReason;
+using eval::GuardrailMetrics;
+using eval::kFallbackReasonCount;
+using eval::LatencyHistogram;
+using eval::Source;
+using eval::to_string;
 
 // Ordered cheapest-recovery-first: each level gives up a little more than the one before it.
 enum class Level {
@@ -18,18 +28,10 @@ enum class Level {
   kHeuristic = 4,   // L4: the heuristic answer; no model runs
 };
 inline constexpr size_t kLevelCount = 5;
+static_assert(kLevelCount == eval::kLevelNames.size());
 inline constexpr std::array<Level, kLevelCount> kAllLevels = {Level::kFull, Level::kSmaller, Level::kLowerRate,
                                                               Level::kRemote, Level::kHeuristic};
-std::string_view to_string(Level level);  // "L0-full", "L1-smaller", ...
+std::string_view to_string(Level level);  // "L0-full", "L1-smaller", ... (eval::kLevelNames)
 std::optional<Level> level_from_string(std::string_view text);
-
-// Where an answer came from.
-enum class Source {
-  kLocal,          // the main variant
-  kLocalDegraded,  // the smaller variant, or the local answer under the accuracy floor, flagged
-  kRemote,         // the remote stage
-  kHeuristic,      // no model answered in time (or L4)
-};
-std::string_view to_string(Source source);  // "local", "local-degraded", "remote", "heuristic"
 
 }  // namespace edgeloop::device

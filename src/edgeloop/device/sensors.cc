@@ -137,6 +137,55 @@ Result<std::unique_ptr<PowerSensor>> sysfs_power(const fs::path& root) {
   return std::unique_ptr<PowerSensor>(std::move(sensor));
 }
 
+namespace {
+
+class ProcMemory final : public MemorySensor {
+ public:
+  explicit ProcMemory(std::string meminfo) : meminfo_(std::move(meminfo)) {}
+
+  Result<double> pressure() const override {
+    EL_TRY(auto text, read_attribute(meminfo_));
+    EL_TRY(auto total, field(text, "MemTotal:"));
+    EL_TRY(auto available, field(text, "MemAvailable:"));
+    if (total <= 0) return make_error(ErrorCode::kCorrupt, "{}: MemTotal is {}", meminfo_, total);
+    return std::clamp(1.0 - static_cast<double>(available) / static_cast<double>(total), 0.0, 1.0);
+  }
+
+ private:
+  // The number after `name` at the start of a line ("MemTotal:       24522440 kB").
+  Result<int64_t> field(std::string_view text, std::string_view name) const {
+    for (size_t at = 0; at < text.size();) {
+      size_t end = text.find('\n', at);
+      std::string_view line = text.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+      if (line.starts_with(name)) {
+        line.remove_prefix(name.size());
+        while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+        int64_t value = 0;
+        auto r = std::from_chars(line.data(), line.data() + line.size(), value);
+        if (r.ec != std::errc() || value < 0)
+          return make_error(ErrorCode::kCorrupt, "{}: '{}' has no number", meminfo_, name);
+        return value;
+      }
+      if (end == std::string_view::npos) break;
+      at = end + 1;
+    }
+    return make_error(ErrorCode::kCorrupt, "{}: no '{}' line (is this /proc/meminfo?)", meminfo_, name);
+  }
+
+  std::string meminfo_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MemorySensor>> procfs_memory(const fs::path& meminfo) {
+  if (::access(meminfo.c_str(), F_OK) != 0)
+    return make_error(ErrorCode::kNotFound, "no memory information: {} does not exist (is /proc mounted?)", meminfo.string());
+  auto sensor = std::make_unique<ProcMemory>(meminfo.string());
+  auto first = sensor->pressure();
+  if (!first) return std::unexpected(first.error());
+  return std::unique_ptr<MemorySensor>(std::move(sensor));
+}
+
 // ---- the simulated die ----
 
 Status validate(const ThermalModel& m) {
@@ -164,7 +213,6 @@ void SimulatedThermal::advance(double seconds, double work_watts) {
 
 Result<double> SimulatedThermal::celsius() const { return celsius_; }
 const ThermalModel& SimulatedThermal::model() const { return model_; }
-void SimulatedThermal::set_ambient(double ambient_c) { model_.ambient_c = ambient_c; }
 double SimulatedThermal::steady_state_c(double work_watts) const {
   return model_.ambient_c + model_.resistance_c_per_w * (std::max(0.0, work_watts) + model_.idle_w);
 }
@@ -181,7 +229,6 @@ void SimulatedBattery::drain(double joules) {
   percent_ = std::max(0.0, percent_ - joules / (capacity_mwh_ * 3.6) * 100.0);
 }
 void SimulatedBattery::set_charging(bool charging) { charging_ = charging; }
-void SimulatedBattery::set_percent(double percent) { percent_ = std::clamp(percent, 0.0, 100.0); }
 double SimulatedBattery::percent() const { return percent_; }
 
 Result<PowerState> SimulatedBattery::read() const {

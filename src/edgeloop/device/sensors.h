@@ -1,4 +1,5 @@
-// Sensors the governor reads (docs/governor.md, "Sensors"): the die temperature and the battery.
+// Sensors the governor reads (docs/governor.md, "Sensors"): the die temperature, the battery and
+// the platform's memory pressure.
 // Production reads Linux sysfs; tests and the simulator inject a fake sysfs tree (the roots are
 // parameters) or the simulated die and battery below, which run on virtual time.
 #pragma once
@@ -30,6 +31,14 @@ class PowerSensor {
   virtual Result<PowerState> read() const = 0;
 };
 
+// How short of memory the whole device is, 0 (plenty) .. 1 (none left): other apps count too,
+// which the engine's own accounting (its weights and arenas against the envelope) cannot see.
+class MemorySensor {
+ public:
+  virtual ~MemorySensor() = default;
+  virtual Result<double> pressure() const = 0;
+};
+
 // Linux sysfs thermal: the hottest of ROOT/thermal_zone*/temp (millidegrees Celsius), read
 // afresh on every call. Zones that cannot be read or report an implausible value (outside
 // -40..200 C: some drivers report -273 C or garbage for a sensor that is off) are skipped; an
@@ -42,6 +51,23 @@ Result<std::unique_ptr<ThermalSensor>> sysfs_thermal(const std::filesystem::path
 // "Not charging" and "Unknown" do not). A ROOT with no battery (a mains-powered board) reads
 // {-1, false}. Creation fails (kNotFound) when ROOT does not exist.
 Result<std::unique_ptr<PowerSensor>> sysfs_power(const std::filesystem::path& root = "/sys/class/power_supply");
+
+// Linux /proc/meminfo: pressure = 1 - MemAvailable / MemTotal (MemAvailable is the kernel's
+// estimate of what can be allocated without swapping: free memory plus reclaimable caches), read
+// afresh on every call. Creation fails (kNotFound) when the file does not exist, (kCorrupt) when
+// it lacks either field.
+Result<std::unique_ptr<MemorySensor>> procfs_memory(const std::filesystem::path& meminfo = "/proc/meminfo");
+
+// A memory pressure the simulator or a test sets.
+class SimulatedMemory final : public MemorySensor {
+ public:
+  explicit SimulatedMemory(double pressure = 0) : pressure_(pressure) {}
+  void set(double pressure) { pressure_ = pressure; }
+  Result<double> pressure() const override { return pressure_; }
+
+ private:
+  double pressure_;
+};
 
 // A die on virtual time: a first-order RC model,
 //   dT/dt = (ambient + R * P - T) / tau,   P = work watts + idle_w,
@@ -64,7 +90,6 @@ class SimulatedThermal final : public ThermalSensor {
   void advance(double seconds, double work_watts);
   Result<double> celsius() const override;
   const ThermalModel& model() const;
-  void set_ambient(double ambient_c);  // a hot car, a cold morning: takes effect from the next advance
   // Where `work_watts` would take the die at steady state: ambient + R * (work_watts + idle_w).
   double steady_state_c(double work_watts) const;
 
@@ -74,13 +99,12 @@ class SimulatedThermal final : public ThermalSensor {
 };
 
 // A battery on virtual time. Draining while charging is a no-op: a phone on its charger is not
-// losing charge to the feature (it is not simulated charging up either; set_percent does that).
+// losing charge to the feature (it is not simulated charging up either).
 class SimulatedBattery final : public PowerSensor {
  public:
   SimulatedBattery(double capacity_mwh, double percent, bool charging);  // asserts capacity > 0
   void drain(double joules);  // 1 mWh = 3.6 J; floors at 0 %
   void set_charging(bool charging);
-  void set_percent(double percent);  // clamped to 0..100
   double percent() const;            // the exact level
   Result<PowerState> read() const override;  // battery_percent rounds down, as sysfs capacity does
 

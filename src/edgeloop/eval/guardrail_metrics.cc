@@ -1,9 +1,19 @@
-#include "edgeloop/device/metrics.h"
+#include "edgeloop/eval/guardrail_metrics.h"
 
 #include <cmath>
 #include <limits>
 
-namespace edgeloop::device {
+namespace edgeloop::eval {
+
+std::string_view to_string(Source source) {
+  switch (source) {
+    case Source::kLocal: return "local";
+    case Source::kLocalDegraded: return "local-degraded";
+    case Source::kRemote: return "remote";
+    case Source::kHeuristic: return "heuristic";
+  }
+  return "?";
+}
 
 std::string_view to_string(FallbackReason reason) {
   switch (reason) {
@@ -53,10 +63,11 @@ double LogHistogram<N>::quantile(double q) const {
 }
 
 template <size_t N>
-void LogHistogram<N>::merge(const LogHistogram& other) {
+LogHistogram<N>& LogHistogram<N>::operator+=(const LogHistogram& other) {
   for (size_t b = 0; b < N; ++b) counts[b] += other.counts[b];
   total += other.total;
   sum += other.sum;
+  return *this;
 }
 
 template struct LogHistogram<72>;
@@ -78,6 +89,32 @@ nlohmann::ordered_json histogram_json(const LogHistogram<N>& h) {
 
 }  // namespace
 
+GuardrailMetrics& GuardrailMetrics::operator+=(const GuardrailMetrics& o) {
+  auto add = [](auto& into, const auto& from) {
+    for (size_t i = 0; i < into.size(); ++i) into[i] += from[i];
+  };
+  frames_offered += o.frames_offered;
+  frames_dropped += o.frames_dropped;
+  inferences += o.inferences;
+  deadline_overruns += o.deadline_overruns;
+  model_errors += o.model_errors;
+  throttle_events += o.throttle_events;
+  ladder_transitions += o.ladder_transitions;
+  add(seconds_per_level, o.seconds_per_level);
+  add(fallbacks, o.fallbacks);
+  add(answers_by_source, o.answers_by_source);
+  latency_us += o.latency_us;
+  add(confidence, o.confidence);
+  shadow_runs += o.shadow_runs;
+  shadow_skipped += o.shadow_skipped;
+  shadow_disagreements += o.shadow_disagreements;
+  shadow_failures += o.shadow_failures;
+  shadow_confidence_delta_sum += o.shadow_confidence_delta_sum;
+  shadow_latency_delta_us_sum += o.shadow_latency_delta_us_sum;
+  shadow_latency_us += o.shadow_latency_us;
+  return *this;
+}
+
 double GuardrailMetrics::fallback_rate() const {
   if (inferences == 0) return 0;
   return static_cast<double>(inferences - fallbacks[static_cast<size_t>(FallbackReason::kNone)]) /
@@ -86,7 +123,7 @@ double GuardrailMetrics::fallback_rate() const {
 
 nlohmann::ordered_json GuardrailMetrics::to_json() const {
   nlohmann::ordered_json levels = nlohmann::ordered_json::object();
-  for (Level l : kAllLevels) levels[std::string(to_string(l))] = seconds_per_level[static_cast<size_t>(l)];
+  for (size_t l = 0; l < kLevelNames.size(); ++l) levels[std::string(kLevelNames[l])] = seconds_per_level[l];
   nlohmann::ordered_json reasons = nlohmann::ordered_json::object();
   for (size_t r = 0; r < kFallbackReasonCount; ++r) reasons[std::string(to_string(static_cast<FallbackReason>(r)))] = fallbacks[r];
   nlohmann::ordered_json sources = nlohmann::ordered_json::object();
@@ -120,4 +157,4 @@ nlohmann::ordered_json GuardrailMetrics::to_json() const {
             {"latency_us", histogram_json(shadow_latency_us)}}}};
 }
 
-}  // namespace edgeloop::device
+}  // namespace edgeloop::eval

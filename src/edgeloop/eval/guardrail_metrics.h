@@ -1,6 +1,7 @@
-// Guardrail metrics (docs/engine.md, "Metrics"): one fixed-schema record per engine — every
-// field always present, histogram bucket bounds fixed — so that records from a whole fleet can
-// be summed field by field (the privacy-preserving aggregation sums exactly this record).
+// Guardrail metrics (docs/engine.md, "Metrics"): the one fixed-schema record a device's engine
+// keeps — every field always present, histogram bucket bounds fixed — so that records from a
+// whole fleet can be summed field by field (`+=`): the privacy-preserving aggregation sums
+// exactly this record. The evaluation plane owns the schema; the device fills it in.
 #pragma once
 
 #include <array>
@@ -9,9 +10,22 @@
 
 #include <nlohmann/json.hpp>
 
-#include "edgeloop/device/ladder.h"
+namespace edgeloop::eval {
 
-namespace edgeloop::device {
+// The degradation ladder's levels, cheapest recovery first, as the record names them
+// (device/ladder.h's Level is indexed the same way).
+inline constexpr std::array<std::string_view, 5> kLevelNames = {"L0-full", "L1-smaller", "L2-lower-rate", "L3-remote",
+                                                                "L4-heuristic"};
+
+// Where an answer came from.
+enum class Source {
+  kLocal,          // the main variant
+  kLocalDegraded,  // the smaller variant, or the local answer under the accuracy floor, flagged
+  kRemote,         // the remote stage
+  kHeuristic,      // no model answered in time (or L4)
+};
+inline constexpr size_t kSourceCount = 4;
+std::string_view to_string(Source source);  // "local", "local-degraded", "remote", "heuristic"
 
 // Why the caller got something other than the main model's answer.
 enum class FallbackReason {
@@ -42,7 +56,7 @@ struct LogHistogram {
   static double upper_bound(double min_value, size_t bucket);  // +inf for the last bucket
   void add(double value);
   double quantile(double q) const;  // the upper bound of the bucket holding the q-th value (0 when empty)
-  void merge(const LogHistogram& other);
+  LogHistogram& operator+=(const LogHistogram& other);  // same schema (min) assumed: the fleet's records share it
 };
 
 // Latency in microseconds from 10 µs: 72 buckets, 4 per doubling, reach 2.6 s (18 doublings);
@@ -58,9 +72,9 @@ struct GuardrailMetrics {
   uint64_t model_errors = 0;
   uint64_t throttle_events = 0;  // governor steps down caused by temperature
   uint64_t ladder_transitions = 0;
-  std::array<double, kLevelCount> seconds_per_level{};
+  std::array<double, kLevelNames.size()> seconds_per_level{};
   std::array<uint64_t, kFallbackReasonCount> fallbacks{};  // by FallbackReason (kNone counts answers with no fallback)
-  std::array<uint64_t, 4> answers_by_source{};             // by Source
+  std::array<uint64_t, kSourceCount> answers_by_source{};  // by Source
   LatencyHistogram latency_us{10};                         // what the caller waited
   std::array<uint64_t, 10> confidence{};                   // [0, .1), [.1, .2), ... [.9, 1]
   // Shadow challenger (docs/engine.md, "Shadow").
@@ -72,8 +86,11 @@ struct GuardrailMetrics {
   double shadow_latency_delta_us_sum = 0;  // challenger − champion
   LatencyHistogram shadow_latency_us{10};
 
+  // Field by field: the sum of two devices' (or two periods') records.
+  GuardrailMetrics& operator+=(const GuardrailMetrics& other);
+  // Every field above, plus derived views (rates, histogram quantiles) for reading by eye.
   nlohmann::ordered_json to_json() const;
   double fallback_rate() const;  // answers with a reason other than kNone / inferences
 };
 
-}  // namespace edgeloop::device
+}  // namespace edgeloop::eval

@@ -6,26 +6,23 @@
 
 namespace edgeloop::sim {
 
-using device::FallbackReason;
-using device::Level;
 using device::Source;
 
 namespace {
 
-// Energy of one answer, in joules, from what produced it.
+// Energy of one answer, in joules, from what ran for it (declared per level by the envelope).
 double answer_energy_j(const device::InferResult& r, const device::Envelope& e) {
   const double full = e.energy_mj_per_inference / 1000.0;
-  switch (r.source) {
-    case Source::kLocal: return full;
-    case Source::kLocalDegraded:
-      // The smaller variant (the ladder), or the main one under the accuracy floor (flagged).
-      return r.reason == FallbackReason::kLadderSmaller ? full * e.smaller_energy_ratio : full;
-    case Source::kRemote:
-      // At L3 only the head ran here; an escalation from L0 ran the whole model first.
-      return r.level == Level::kRemote ? full * e.remote_energy_ratio : full * (1 + e.remote_energy_ratio);
-    case Source::kHeuristic: return 0;
+  double j = 0;
+  switch (r.ran) {
+    case device::LocalModel::kNone: break;
+    case device::LocalModel::kMain: j = full; break;
+    case device::LocalModel::kSmaller: j = full * e.smaller_energy_ratio; break;
+    case device::LocalModel::kHead: return full * e.remote_energy_ratio;  // the head up to the cut plus the radio
   }
-  return 0;
+  // An escalation under the floor: the radio on top of the local run (declared with L3's ratio).
+  if (r.source == Source::kRemote) j += full * e.remote_energy_ratio;
+  return j;
 }
 
 }  // namespace
@@ -42,7 +39,8 @@ CameraReport run_camera(device::Engine& engine, VirtualClock& clock, device::Sim
       options.deadline.count() > 0 ? options.deadline
                                    : std::chrono::nanoseconds(static_cast<int64_t>(envelope.latency_p95_ms * 1e6));
   const auto total = static_cast<int64_t>(std::llround(options.seconds * options.fps));
-  size_t transitions_seen = 0;
+  uint64_t transitions_seen = 0, shadow_runs_seen = 0;
+  const double challenger_j = envelope.energy_mj_per_inference / 1000.0 * options.shadow_energy_ratio;
   double next_trace = 0;
   auto temperature = [&] { return thermal.celsius().value_or(0.0); };
 
@@ -63,23 +61,33 @@ CameraReport run_camera(device::Engine& engine, VirtualClock& clock, device::Sim
         if (answer->top1 == frame.label) ++report.correct_answers;
       }
     }
+    if (options.realtime) std::this_thread::sleep_until(wall0 + (i + 1) * period);
+    // The challenger's runs since the last frame cost energy too (it runs only with headroom).
+    const device::GuardrailMetrics m = engine.metrics();
+    joules += static_cast<double>(m.shadow_runs - shadow_runs_seen) * challenger_j;
+    shadow_runs_seen = m.shadow_runs;
     report.energy_j += joules;
     battery.drain(joules);
     // The work of this frame heats the die over the frame period.
     thermal.advance(period_s, joules / period_s);
     clock.advance(period);
-    if (options.realtime) std::this_thread::sleep_until(wall0 + (i + 1) * period);
     const double c = temperature();
     report.peak_temperature_c = std::max(report.peak_temperature_c, c);
     if (c >= envelope.thermal_throttle_c) report.seconds_at_or_above_throttle += period_s;
-    if (options.on_transition) {
-      auto all = engine.transitions();
-      for (; transitions_seen < all.size(); ++transitions_seen) options.on_transition(all[transitions_seen]);
+    if (options.on_transition && m.ladder_transitions > transitions_seen) {
+      // The newest ones (the engine keeps a bounded record; the count is exact).
+      auto kept = engine.transitions();
+      const size_t fresh = static_cast<size_t>(std::min<uint64_t>(m.ladder_transitions - transitions_seen, kept.size()));
+      for (size_t k = kept.size() - fresh; k < kept.size(); ++k) options.on_transition(kept[k]);
+      transitions_seen = m.ladder_transitions;
     }
     ++report.frames;
   }
   engine.drain_shadow();
   report.metrics = engine.metrics();
+  const double tail_j = static_cast<double>(report.metrics.shadow_runs - shadow_runs_seen) * challenger_j;  // after the last frame
+  report.energy_j += tail_j;
+  battery.drain(tail_j);
   report.transitions = engine.transitions();
   report.simulated_seconds = static_cast<double>(total) * period_s;
   report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();

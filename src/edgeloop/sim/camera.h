@@ -1,9 +1,10 @@
 // A camera feature on a simulated device (docs/engine.md, "Simulated camera"): frames at a fixed
-// rate on a virtual clock go through the real Engine; what each frame's answer cost (the
-// envelope's energy per inference, scaled by the level that produced it) heats a simulated die
-// and drains a simulated battery, which the engine's governor reads back. Inference itself runs
-// for real, so latencies, overruns and answers are the engine's own; only time, heat and charge
-// are simulated.
+// rate on a virtual clock go through the real Engine; what each frame cost (the envelope's
+// declared energy per inference, scaled by what ran for it: main, smaller variant, head and
+// radio; plus the challenger's runs in the shadow) heats a simulated die and drains a simulated
+// battery, which the engine's governor reads back. Inference itself runs for real, so
+// latencies, overruns and answers are the engine's own; only time, heat and charge are
+// simulated — from declared energies, not from this machine's timings, so a run is repeatable.
 #pragma once
 
 #include <chrono>
@@ -46,6 +47,9 @@ struct CameraOptions {
   // frames a device would (a challenger slower than a frame then sees fewer frames). Default: as
   // fast as the machine goes; time, heat and charge are simulated either way.
   bool realtime = false;
+  // A challenger run's energy as a share of an L0 answer's (e.g. the ratio of the two models'
+  // multiply-adds).
+  double shadow_energy_ratio = 1;
   // Called as they happen (for live printing).
   std::function<void(const device::Transition&)> on_transition;
 };
