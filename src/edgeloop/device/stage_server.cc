@@ -170,7 +170,6 @@ std::string StageServer::url() const {
 }
 
 const runtime::Program& StageServer::tail() const { return impl_->tail; }
-const std::string& StageServer::cut() const { return impl_->cut; }
 
 StageServerStats StageServer::stats() const {
   return {impl_->served.load(), impl_->refused.load(), impl_->failed.load()};

@@ -51,7 +51,6 @@ class StageServer {
   // "http://HOST:PORT", what HttpRemoteStage takes.
   std::string url() const;
   const runtime::Program& tail() const;
-  const std::string& cut() const;
   StageServerStats stats() const;
   // Stops accepting, waits for the requests in flight, joins the thread. Idempotent.
   void stop();
