@@ -181,6 +181,31 @@ TEST(Installer, SmokeTestLoadsWithTheDevicesLoadOptions) {
   EXPECT_FALSE(on_defaults.installer.install(exact.shared(), exact.expected));
 }
 
+// A revert asked for on a view another process has since changed (the trial it meant to fail
+// was marked good there) is refused, not turned into a swap of two trusted models; every other
+// operation re-reads the record under the lock and applies to what it finds.
+TEST(Installer, ARevertOnAStaleViewIsRefused) {
+  testing::SlotTempDir dir;
+  auto storage = DirectoryStorage::open(dir.path() / "slots");
+  ASSERT_TRUE(storage);
+  auto app_store = SlotStore::open(*storage), cli_store = SlotStore::open(*storage);
+  testing::SteppingClock clock;
+  Installer app(*app_store, clock), cli(*cli_store, clock);
+  auto v1 = slot_artifact(1), v2 = slot_artifact(2);
+  ASSERT_TRUE(app.install(v1.shared(), v1.expected));
+  ASSERT_TRUE(app.install(v2.shared(), v2.expected));
+  ASSERT_TRUE(cli.mark_good());  // re-reads: it sees the trial app made
+  auto r = app.revert();          // app still believes slot b is on trial
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(r.error().message.find("changed in another process"), std::string::npos) << r.error().message;
+  EXPECT_EQ(app.state().active, Slot::kB);  // re-read: the truth
+  EXPECT_FALSE(app.state().trial);
+  EXPECT_FALSE(app.state().info(Slot::kB)->failed);
+  ASSERT_TRUE(app.revert());  // asked again on what it now sees: a swap
+  EXPECT_EQ(app.state().active, Slot::kA);
+}
+
 TEST(Installer, WatchdogSpendsAttemptsThenRevertsWithoutNetwork) {
   Device d;
   auto v1 = slot_artifact(1), v2 = slot_artifact(2);
