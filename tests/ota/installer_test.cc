@@ -308,6 +308,23 @@ TEST(Installer, RecallFlipsToTheLastKnownGoodWithoutADownload) {
   EXPECT_EQ(*e.installer.reconcile({v3.expected.sha256, "3", "3"}), ReconcileAction::kNeedsInstall);
 }
 
+// The wanted version is checked against the floor too: a rollout pinning back below its own floor
+// neither flips nor asks for an install.
+TEST(Installer, ReconcileRefusesAWantedVersionBelowTheFloor) {
+  Device d;
+  auto v1 = slot_artifact(1), v2 = slot_artifact(2);
+  ASSERT_TRUE(d.installer.install(v1.shared(), v1.expected));
+  ASSERT_TRUE(d.installer.install(v2.shared(), v2.expected));
+  const SlotState before = d.state();
+  auto r = d.installer.reconcile({v1.expected.sha256, "1", "2"});  // the last-known-good, but below the floor
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(r.error().message.find("below its floor"), std::string::npos) << r.error().message;
+  EXPECT_EQ(d.state(), before);
+  EXPECT_FALSE(d.installer.reconcile({v1.expected.sha256, "not a version", "2"}));
+  EXPECT_EQ(*d.installer.reconcile({v2.expected.sha256, "2", "2"}), ReconcileAction::kAlreadyActive);
+}
+
 TEST(Installer, InstallsFromADownloadedFile) {
   testing::SlotTempDir dir;
   auto storage = DirectoryStorage::open(dir.path() / "slots");

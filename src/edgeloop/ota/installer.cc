@@ -233,6 +233,12 @@ Status Installer::flip(bool trial_failed) {
 }
 
 Result<ReconcileAction> Installer::reconcile(const WantedTarget& wanted) {
+  // Never towards a version below the floor: the rollout contradicting itself is refused here
+  // too, whatever the client let through (invariant 2).
+  if (!at_or_above(wanted.version, wanted.floor))
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "the rollout wants version '{}', below its floor '{}': neither installed nor flipped to",
+                      wanted.version, wanted.floor);
   EL_TRY(auto held, store_->lock());
   const SlotState& s = store_->state();
   const SlotInfo* active = s.active ? &*s.info(*s.active) : nullptr;

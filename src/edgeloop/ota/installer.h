@@ -61,8 +61,8 @@ struct StartReport {
 // What the rollout wants this device to run now (fleet::Resolution's target, the model's floor).
 struct WantedTarget {
   std::string sha256;
-  std::string version;
-  std::string floor;  // "" = none
+  std::string version;  // the target's model version: reconcile refuses one below `floor`
+  std::string floor;    // "" = none
 };
 
 enum class ReconcileAction {
@@ -98,6 +98,7 @@ class Installer {
   // is no last-known-good afterwards; from a trusted model, the two swap.
   Status revert();
   // Follows a recall without a download when the last-known-good is what the rollout wants.
+  // kFailedPrecondition when the wanted version is below the floor (nothing changes).
   Result<ReconcileAction> reconcile(const WantedTarget& wanted);
 
   // Loads the active slot's model (verified against the state record and by the loader).
