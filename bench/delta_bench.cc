@@ -11,9 +11,6 @@
 // order, and the counters are medians and ratios of medians within the one benchmark.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
-#if EDGELOOP_BENCH_OPENSSL
-#include <openssl/evp.h>
-#endif
 #include <unistd.h>
 #include <zstd.h>
 
@@ -213,17 +210,6 @@ void run_pair(benchmark::State& state, const Pair& pair) {
          benchmark::DoNotOptimize(sha256(target));
          return true;
        }},
-#if EDGELOOP_BENCH_OPENSSL
-      // Not used by edgeloop: how long the target's SHA-256 would take with OpenSSL (SHA-NI on
-      // x86, the ARMv8 SHA-2 instructions on a phone) instead of libsodium's portable code.
-      {"sha256_target_openssl", [&] {
-         unsigned char md[EVP_MAX_MD_SIZE];
-         unsigned int len = 0;
-         if (EVP_Digest(target.data(), target.size(), md, &len, EVP_sha256(), nullptr) != 1) return false;
-         benchmark::DoNotOptimize(md);
-         return std::memcmp(md, expected.data(), 32) == 0;
-       }},
-#endif
       {"durable_write", [&] {  // the target in 64 KiB writes, fsync, rename, fsync folder
          auto w = DurableFileWriter::create(out);
          if (!w) return false;
