@@ -96,15 +96,18 @@ void run_apply(const ApplyArgs& a) {
                 {"records", s.records},
                 {"milliseconds", ms},
                 {"rest_bytes", s.rest_bytes},
+                {"largest_rest_frame_bytes", s.largest_rest_frame},
                 {"largest_record_bytes", s.largest_record},
+                {"zstd_peak_bytes", s.zstd_peak_bytes},
                 {"peak_buffer_bytes", s.peak_buffer_bytes},
                 {"max_rss_bytes", max_rss},
                 {"hash_source", a.expect_sha256.empty() ? "patch" : "--expect-sha256"}});
     return;
   }
   fmt::print("wrote {}: {} bytes, sha256 {} verified, in {:.1f} ms\n", a.out, s.target_bytes, to_hex(expected), ms);
-  fmt::print("  {} records; buffers at peak {} bytes (rest {} + largest tensor {} + chunk); process max RSS {} bytes\n", s.records,
-             s.peak_buffer_bytes, s.rest_bytes, s.largest_record, max_rss);
+  fmt::print("  {} records; heap at peak {} bytes (largest tensor {}, rest frame {} of the {}-byte rest, zstd {}, chunk); "
+             "process max RSS {} bytes\n",
+             s.records, s.peak_buffer_bytes, s.largest_record, s.largest_rest_frame, s.rest_bytes, s.zstd_peak_bytes, max_rss);
   if (a.expect_sha256.empty())
     fmt::print("  note: checked against the patch's own target hash; pass --expect-sha256 from signed metadata\n");
 }

@@ -31,7 +31,10 @@ const TestArtifact& artifact(int version) {
 }
 
 // The device's state before a flow, built through the installer itself.
-enum class Setup { kEmpty, kOne, kTrial, kTrialExhausted, kTwoGood };
+//   kRecalled: v2's trial recalled (the rollout pinned back to v1): v1 active, v2 still in slot b.
+//   kTwoGoodReverted: v2 trusted, then reverted: v1 active, v2 the last-known-good.
+//   kTwoGoodBadPartial: kTwoGood, and a partial download of v3 longer than v3 (a torn leftover).
+enum class Setup { kEmpty, kOne, kTrial, kTrialExhausted, kTwoGood, kRecalled, kTwoGoodReverted, kTwoGoodBadPartial };
 
 void prepare(Installer& in, Setup setup) {
   auto install = [&](int v) { ASSERT_TRUE(in.install(artifact(v).shared(), artifact(v).expected)); };
@@ -39,8 +42,15 @@ void prepare(Installer& in, Setup setup) {
   install(1);
   if (setup == Setup::kOne) return;
   install(2);
-  if (setup == Setup::kTwoGood) {
+  if (setup == Setup::kRecalled) {
+    ASSERT_EQ(*in.reconcile({artifact(1).expected.sha256, "1", ""}), ReconcileAction::kFlippedToLastKnownGood);
+    return;
+  }
+  if (setup == Setup::kTwoGood || setup == Setup::kTwoGoodReverted || setup == Setup::kTwoGoodBadPartial) {
     ASSERT_TRUE(in.mark_good());
+    if (setup == Setup::kTwoGoodReverted) {
+      ASSERT_TRUE(in.revert());
+    }
     return;
   }
   if (setup == Setup::kTrialExhausted) {
@@ -117,6 +127,15 @@ std::vector<Flow> flows() {
        [](Installer& in, const CrashHook& hook) { return update_to(in, update_repo().v2, hook); }, true},
       {"update by full download: download, install, switch", Setup::kTwoGood,
        [](Installer& in, const CrashHook& hook) { return update_to(in, update_repo().v3, hook); }, true},
+      {"update over a torn partial: truncate, fetch, install", Setup::kTwoGoodBadPartial,
+       [](Installer& in, const CrashHook& hook) { return update_to(in, update_repo().v3, hook); }, true},
+      {"reinstall a recalled trial from its slot (no download)", Setup::kRecalled,
+       [](Installer& in, const CrashHook& hook) { return update_to(in, update_repo().v2, hook); }, true},
+      {"recall: the floor rose past the active model", Setup::kTwoGoodReverted, plain([](Installer& in) -> Status {
+         EL_TRY(auto action, in.reconcile({artifact(3).expected.sha256, "3", "2"}));
+         if (action != ReconcileAction::kFlippedToLastKnownGood) return make_error(ErrorCode::kInternal, "not flipped");
+         return ok();
+       })},
   };
 }
 
@@ -137,6 +156,12 @@ void prepare_dir(const fs::path& dir, Setup setup) {
   testing::SteppingClock clock;
   Installer installer(*store, clock);
   prepare(installer, setup);
+  if (setup == Setup::kTwoGoodBadPartial) {
+    const auto& v3 = update_repo().v3;
+    std::vector<std::byte> junk(v3.info.length + 100, std::byte{0x42});
+    fs::create_directories(dir / "downloads");
+    ASSERT_TRUE(write_file_durable(Downloader::partial_path(dir / "downloads" / (v3.info.sha256 + ".edge")), junk));
+  }
 }
 
 SlotState state_of(const fs::path& dir) {

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <vector>
 
 #include "ota/slot_fixture.h"
 
@@ -126,6 +130,92 @@ TEST(SlotStore, CrashHookSeesEveryDurableStepInOrder) {
   ASSERT_TRUE(storage);
   ASSERT_TRUE(storage->write("state.json", as_bytes(std::span("x", 1))));
   EXPECT_EQ(steps, (std::vector<std::string>{"write", "fsync", "rename", "fsync-dir"}));
+}
+
+// Two stores on one folder (two processes): the second one's view is stale after the first
+// commits, so its commit is refused rather than undoing the first; re-read, it goes through.
+TEST(SlotStore, ACommitOnAStaleViewIsRefused) {
+  testing::SlotTempDir dir;
+  auto storage = DirectoryStorage::open(dir.path());
+  ASSERT_TRUE(storage);
+  auto first = SlotStore::open(*storage), second = SlotStore::open(*storage);
+  ASSERT_TRUE(first && second);
+  ASSERT_TRUE(first->write_slot(Slot::kA, as_bytes(std::span("x", 1))));
+  SlotState s;
+  s.info(Slot::kA) = info('a');
+  ASSERT_TRUE(first->commit(s));
+  auto refused = second->commit(SlotState{});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message.find("changed in another process"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(second->write_slot(Slot::kB, as_bytes(std::span("y", 1))).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_FALSE(fs::exists(dir.path() / "slot-b.edge"));
+  ASSERT_TRUE(second->refresh());
+  EXPECT_EQ(second->state(), first->state());
+  EXPECT_TRUE(second->commit(SlotState{}));
+  EXPECT_TRUE(fs::exists(dir.path() / std::string(kLockFile)));
+}
+
+// Three processes change one device's slots at once, as `device start` (the watchdog),
+// `device update` and the app recording successes can: every change survives (no lost update).
+TEST(SlotStore, ProcessesChangingOneFolderAtOnceLoseNoUpdate) {
+  testing::SlotTempDir dir;
+  InstallerOptions options;
+  options.trial_attempts = 1000;
+  options.successes_to_mark_good = 1000000;
+  options.success_checkpoint = 1;  // every success is a commit
+  testing::SteppingClock clock;
+  uint64_t generation = 0;
+  {
+    auto storage = DirectoryStorage::open(dir.path());
+    auto store = SlotStore::open(*storage);
+    Installer installer(*store, clock, options);
+    auto v1 = testing::slot_artifact(1), v2 = testing::slot_artifact(2);
+    ASSERT_TRUE(installer.install(v1.shared(), v1.expected));
+    ASSERT_TRUE(installer.install(v2.shared(), v2.expected));
+    generation = installer.state().generation;
+  }
+  constexpr int kEach = 60;
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  std::vector<pid_t> children;
+  for (int role = 0; role < 3; ++role) {
+    ::fflush(nullptr);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(go[1]);
+      char c;
+      (void)!::read(go[0], &c, 1);  // all start together: the write end closes
+      auto storage = DirectoryStorage::open(dir.path());
+      if (!storage) ::_exit(2);
+      auto store = SlotStore::open(*storage);
+      if (!store) ::_exit(2);
+      Installer installer(*store, clock, options);
+      for (int i = 0; i < kEach; ++i) {
+        const bool done = role < 2 ? installer.on_start().has_value() : installer.record_success().has_value();
+        if (!done) ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    children.push_back(pid);
+  }
+  ::close(go[0]);
+  ::close(go[1]);
+  for (pid_t pid : children) {
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+    ASSERT_TRUE(WIFEXITED(wstatus));
+    EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+  }
+  auto storage = DirectoryStorage::open(dir.path());
+  auto store = SlotStore::open(*storage);
+  ASSERT_TRUE(store);
+  const SlotState& s = store->state();
+  ASSERT_TRUE(s.trial);
+  EXPECT_EQ(s.trial->attempts_left, 1000 - 2 * kEach);  // both watchdogs' attempts
+  EXPECT_EQ(s.trial->successes, kEach);                 // and every success
+  EXPECT_EQ(s.generation, generation + 3 * kEach);
 }
 
 TEST(MemoryStorage, ReadsWhatItWrote) {

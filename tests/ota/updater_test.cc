@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -185,24 +188,74 @@ TEST_F(UpdaterTest, APolicyDeferralIsReturnedNotFallenBackFrom) {
   EXPECT_EQ(active_sha(), artifact(2).expected.sha256);
 }
 
-TEST_F(UpdaterTest, ADroppedDeltaDownloadResumesOnTheNextCall) {
+// The server refuses the delta (a 403 from a CDN's access rule, a 500 from a broken origin) but
+// serves the artifact: the device installs the full artifact, the delta never blocks it.
+TEST_F(UpdaterTest, ADeltaTheServerRefusesFallsBackToTheFullArtifact) {
   provision(1);
-  // A bigger model, so that the patch spans several chunks and a drop leaves a real partial.
+  int version = 1;
+  for (int status : {500, 403}) {
+    SCOPED_TRACE(status);
+    ++version;  // v2 from v1 against a 500, then v3 from v2 against a 403
+    auto t = publish_target(repo(), artifact(version), {&artifact(version - 1)});
+    const auto& d = t.info.deltas[0];
+    server().on("/" + d.path, TestServer::status(status, "no"));
+    auto http = make_http_transport(server().url());
+    auto r = install(*http, t);
+    ASSERT_OK(r);
+    EXPECT_FALSE(r->fetch.delta);
+    EXPECT_NE(r->fetch.fallback_reason.find(std::to_string(status)), std::string::npos) << r->fetch.fallback_reason;
+    EXPECT_EQ(r->fetch.bytes_downloaded, artifact(version).bytes.size());
+    EXPECT_EQ(active_sha(), artifact(version).expected.sha256);
+    ASSERT_TRUE(state().trial);
+    EXPECT_EQ(files_in(work()), 0u);  // the delta's partial file is gone too
+    EXPECT_GE(server().request_count("/" + d.path), 1u);
+    EXPECT_EQ(server().request_count("/" + t.path), 1u);
+    ASSERT_TRUE(installer_.mark_good());
+  }
+}
+
+// Another download holds the delta's partial file (its lock): not a reason to wait, the full
+// artifact comes instead, and the other download's partial file is left to it.
+TEST_F(UpdaterTest, ADeltaLockedByAnotherDownloadFallsBackAndLeavesItsPartialAlone) {
+  provision(1);
+  auto t = publish_target(repo(), artifact(2), {&artifact(1)});
+  const fs::path partial = Downloader::partial_path(work() / (t.info.sha256 + ".edge.delta"));
+  fs::create_directories(work());
+  ASSERT_TRUE(write_file_durable(partial, as_bytes("abc")));
+  UniqueFd held(::open(partial.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_GE(held.get(), 0);
+  ASSERT_EQ(::flock(held.get(), LOCK_EX | LOCK_NB), 0);
+  auto transport = directory();
+  auto r = install(*transport, t);
+  ASSERT_OK(r);
+  EXPECT_FALSE(r->fetch.delta);
+  EXPECT_NE(r->fetch.fallback_reason.find("locked"), std::string::npos) << r->fetch.fallback_reason;
+  EXPECT_EQ(active_sha(), artifact(2).expected.sha256);
+  EXPECT_TRUE(fs::exists(partial));
+}
+
+TEST_F(UpdaterTest, ADroppedDeltaDownloadResumesOnTheNextCallWhenTheFullOneFailsToo) {
+  provision(1);
   auto t = publish_target(repo(), artifact(2), {&artifact(1)});
   const auto& d = t.info.deltas[0];
   auto patch = *read_file(repo() / d.path);
   ASSERT_GT(patch.size(), 16u);
   const size_t cut = patch.size() / 2;
+  // The network goes down mid-patch: the patch is cut, and the full artifact does not come either.
   server().on("/" + d.path, TestServer::ranged(std::string(reinterpret_cast<const char*>(patch.data()), patch.size()), cut));
+  server().on("/" + t.path, TestServer::status(503));
   options_.download.max_attempts = 1;
   auto http = make_http_transport(server().url());
   auto first = install(*http, t);
   ASSERT_FALSE(first.has_value());
-  EXPECT_EQ(first.error().code, ErrorCode::kIo) << first.error().message;  // the network: no fallback
+  EXPECT_EQ(first.error().code, ErrorCode::kIo) << first.error().message;
+  EXPECT_NE(first.error().message.find("the delta from"), std::string::npos) << first.error().message;
+  EXPECT_EQ(server().request_count("/" + t.path), 1u);  // the full artifact was tried
   EXPECT_EQ(active_sha(), artifact(1).expected.sha256);
   EXPECT_EQ(fs::file_size(Downloader::partial_path(work() / (t.info.sha256 + ".edge.delta"))), cut);
 
   server().remove("/" + d.path);  // the network is back
+  server().remove("/" + t.path);
   auto second = install(*http, t);
   ASSERT_OK(second);
   ASSERT_TRUE(second->fetch.delta);

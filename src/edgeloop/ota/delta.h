@@ -15,14 +15,15 @@ namespace edgeloop::ota {
 inline constexpr char kDeltaMagic[8] = {'E', 'D', 'G', 'E', 'D', 'L', 'T', 'A'};
 inline constexpr uint32_t kDeltaFormatVersion = 1;
 inline constexpr size_t kDeltaHeaderSize = 104;
-// A record is 2 to 41 bytes: a kind byte, then LEB128 varints (docs/delta.md).
-inline constexpr size_t kMaxDeltaRecordSize = 1 + 4 * 10;
+// The generator cuts the rest section into zstd frames of at most this many bytes, each with its
+// content size and the whole base as prefix; the applier holds one frame at a time.
+inline constexpr uint64_t kRestFrameBytes = 256 * 1024;
 // More records than this is not a patch of any artifact we write (one per constant tensor + 1).
 inline constexpr uint32_t kMaxDeltaRecords = 1u << 20;
 
 // How a record's target bytes are made.
 enum class RecordKind : uint8_t {
-  kRest = 1,     // every target byte outside the tensor records, in order; zstd with the whole base as prefix
+  kRest = 1,     // every target byte outside the tensor records, in order; zstd frames with the whole base as prefix
   kLiteral = 2,  // zstd(bytes)
   kXor = 3,      // zstd(planes(target ^ base[base_offset ...]))
   kSub = 4,      // zstd(planes(target - base[base_offset ...])), byte-wise mod 256 (int8 weights)
@@ -43,6 +44,7 @@ struct DeltaHeader {
   uint32_t record_count = 0;
 };
 
+// A record is 2 to 41 bytes: a kind byte, then up to four LEB128 varints (docs/delta.md).
 struct DeltaRecord {
   RecordKind kind = RecordKind::kLiteral;
   uint8_t plane_stride = 1;

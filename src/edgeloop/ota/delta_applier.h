@@ -1,6 +1,6 @@
 // Applies a delta (docs/delta.md) to the base artifact on the device. Streams: the target is
-// written front to back through a temporary file, holding the rest section and at most one
-// tensor's bytes at a time; nothing is renamed into place unless the length and SHA-256 match
+// written front to back through a temporary file, holding one frame of the rest section and at
+// most one tensor's bytes at a time; nothing is renamed into place unless the length and SHA-256 match
 // both the patch and the caller's expectation (from signed metadata).
 #pragma once
 
@@ -32,9 +32,14 @@ struct ApplyOptions {
 struct ApplyStats {
   uint64_t target_bytes = 0;
   uint64_t records = 0;
-  uint64_t rest_bytes = 0;        // held for the whole apply
-  uint64_t largest_record = 0;    // the largest tensor held at once
-  uint64_t peak_buffer_bytes = 0; // rest + largest tensor + the write chunk (zstd contexts not included)
+  uint64_t rest_bytes = 0;          // the rest section's length (read a frame at a time)
+  uint64_t largest_rest_frame = 0;  // the largest rest frame held at once
+  uint64_t largest_record = 0;      // the largest tensor held at once
+  uint64_t zstd_peak_bytes = 0;     // zstd's own allocations at their peak (context, prefix tables)
+  // Every heap byte the apply held at once, at peak: zstd's allocations (through ZSTD_customMem),
+  // the tensor and rest-frame buffers, the write chunk and the record table. Not counted: the
+  // mapped base and patch, the output file's path and the SHA-256 state (a few hundred bytes).
+  uint64_t peak_buffer_bytes = 0;
 };
 
 // `expected_target` is the signed SHA-256 of the artifact the caller wants; a patch naming

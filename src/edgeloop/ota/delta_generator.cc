@@ -55,6 +55,8 @@ Result<std::vector<Segment>> segments_of(ByteSpan file, const char* which) {
   return disjoint;
 }
 
+// One zstd frame of `src`; with a `prefix`, the frame records its content size (the applier
+// sizes the rest frame's buffer by it).
 Result<std::vector<std::byte>> compress(ZSTD_CCtx* cctx, ByteSpan src, int level, ByteSpan prefix = {}) {
   ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
   auto check = [](size_t r) -> Status {
@@ -63,11 +65,12 @@ Result<std::vector<std::byte>> compress(ZSTD_CCtx* cctx, ByteSpan src, int level
   };
   EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)));
   EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)));  // the target SHA-256 covers everything
-  EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0)));  // the record says the length
+  // A tensor record says its length; a rest frame carries its own.
+  EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, prefix.empty() ? 0 : 1)));
   if (!prefix.empty()) {
     // The window must reach from the end of the output back to the start of the prefix
-    // (zstd --patch-from does the same); the applier decompresses in one shot, so the window
-    // costs it no memory.
+    // (zstd --patch-from does the same); the applier decompresses each frame in one shot, so the
+    // window costs it no memory.
     const uint64_t span = prefix.size() + src.size();
     const int log = std::clamp(static_cast<int>(std::bit_width(span)), 10, ZSTD_cParam_getBounds(ZSTD_c_windowLog).upperBound);
     EL_CHECK(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, log)));
@@ -123,7 +126,16 @@ Result<Delta> make_delta_with_stats(ByteSpan base, ByteSpan target, const DeltaO
 
   std::vector<std::pair<DeltaRecord, std::vector<std::byte>>> records;
   {
-    EL_TRY(auto payload, compress(cctx.get(), rest, options.level, base));
+    // Frames of at most kRestFrameBytes, each against the whole base, so the applier holds one
+    // frame of the rest, not all of it (a big golden vector, many small tensors).
+    std::vector<std::byte> payload;
+    size_t at_rest = 0;
+    do {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kRestFrameBytes, rest.size() - at_rest));
+      EL_TRY(auto frame, compress(cctx.get(), ByteSpan(rest).subspan(at_rest, n), options.level, base));
+      payload.insert(payload.end(), frame.begin(), frame.end());
+      at_rest += n;
+    } while (at_rest < rest.size());
     DeltaRecord r{RecordKind::kRest, 1, 0, rest.size(), 0, payload.size()};
     st.rest_raw = rest.size();
     st.rest_compressed = payload.size();

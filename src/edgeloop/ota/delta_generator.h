@@ -15,7 +15,8 @@ struct DeltaOptions {
   bool byte_planes = true;   // also try byte-plane transposition of each tensor delta; keep the smaller
   bool arithmetic = true;    // for 1-byte dtypes also try target - base (mod 256); keep the smaller
   // Tensors shorter than this stay in the rest, compressed against the whole base: a record and
-  // a zstd frame of their own cost more than they save. The applier holds the rest in memory.
+  // a zstd frame of their own cost more than they save. The applier reads the rest a frame
+  // (kRestFrameBytes) at a time.
   uint64_t min_record_bytes = 256;
 };
 

@@ -48,7 +48,10 @@ class PartialFile {
     if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path, errno);
     if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "{} is not a regular file", path.string());
     // The name must survive a crash for the bytes behind it to be found again.
-    if (created) EL_CHECK(fsync_folder(folder_of(path)));
+    if (created) {
+      if (hook) hook("fsync-dir", folder_of(path));
+      EL_CHECK(fsync_folder(folder_of(path)));
+    }
     return PartialFile(path, std::move(fd), static_cast<uint64_t>(st.st_size), fsync_bytes, hook);
   }
 
@@ -75,6 +78,7 @@ class PartialFile {
     return ok();
   }
   Status truncate() {
+    step("truncate");
     if (::ftruncate(fd_.get(), 0) != 0) return io_error("cannot truncate", path_, errno);
     size_ = 0;
     return sync();

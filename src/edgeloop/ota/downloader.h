@@ -43,8 +43,9 @@ struct DownloadOptions {
   std::chrono::milliseconds max_backoff{60000};
   // Called after every chunk written: bytes in the partial file so far, and the total.
   std::function<void(uint64_t done, uint64_t total)> on_progress;
-  // Runs before every durable step: "write" (a chunk appended to DEST.partial), "fsync",
-  // "rename" (DEST.partial to DEST) and "fsync-dir" (power-loss tests).
+  // Runs before every durable step: "fsync-dir" (of the folder, when DEST.partial is created),
+  // "write" (a chunk appended to DEST.partial), "fsync", "truncate" (DEST.partial back to 0
+  // bytes, then "fsync"), "rename" (DEST.partial to DEST) and "fsync-dir" (power-loss tests).
   CrashHook crash_hook;
 };
 

@@ -1,6 +1,7 @@
 #include "edgeloop/ota/installer.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "edgeloop/base/file.h"
 #include "edgeloop/base/hash.h"
@@ -38,22 +39,27 @@ bool at_or_above(std::string_view version, std::string_view floor) {
   return compare_versions(version, floor) >= 0;
 }
 
-}  // namespace
-
-Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArtifact& expected) {
-  const SlotState& now = store_->state();
+// Whether a model with SHA-256 `digest` may be installed now.
+Status installable(const SlotState& now, const std::string& digest) {
   if (now.trial)
     return make_error(ErrorCode::kFailedPrecondition,
                       "slot {} is on trial; mark it good or revert before installing another model",
                       to_string(now.trial->slot));
+  if (now.active && now.info(*now.active)->sha256 == digest)
+    return make_error(ErrorCode::kFailedPrecondition, "this artifact is already active in slot {}", to_string(*now.active));
+  return ok();
+}
+
+}  // namespace
+
+Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArtifact& expected) {
   // 1. The bytes are the ones the signed targets list.
   if (artifact.size() != expected.length)
     return make_error(ErrorCode::kCorrupt, "the artifact is {} bytes; the targets say {}", artifact.size(), expected.length);
   std::string digest = to_hex(sha256(artifact.span()));
   if (digest != expected.sha256)
     return make_error(ErrorCode::kCorrupt, "the artifact's SHA-256 is {}; the targets say {}", digest, expected.sha256);
-  if (now.active && now.info(*now.active)->sha256 == digest)
-    return make_error(ErrorCode::kFailedPrecondition, "this artifact is already active in slot {}", to_string(*now.active));
+  EL_CHECK(installable(store_->state(), digest));  // early, on what this process last read
   // 2. The loader's verification, and the artifact says it is what the targets say it is.
   auto program = runtime::Program::load(artifact, options_.load);
   if (!program) return std::unexpected(std::move(program).error().context("verifying the artifact"));
@@ -66,15 +72,30 @@ Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArt
   EL_CHECK(mismatch("model name", meta.name, expected.model));
   EL_CHECK(mismatch("version", meta.version, expected.version));
   EL_CHECK(mismatch("variant", meta.variant, expected.variant));
-  // 3. Smoke test: the golden vector, within the budget.
-  auto t0 = clock_->now();
-  auto golden = runtime::check_golden(*program);
+  // 3. Smoke test: the golden vector, cut when the budget runs out. The runtime checks the
+  //    cancel flag between steps, so setting it after each step once the clock says the budget
+  //    has passed cuts the run exactly where a timer thread would, without one.
+  std::atomic<bool> cancel{false};
+  const auto t0 = clock_->now();
+  Status golden = runtime::check_golden(*program, cancel, [&](size_t) {
+    if (clock_->now() - t0 > options_.smoke_budget) cancel.store(true, std::memory_order_release);
+  });
   auto smoke_time = clock_->now() - t0;
+  if (!golden && golden.error().code == ErrorCode::kCancelled)
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "smoke test cut at its budget of {} ms: the model is too slow for this device (or does not "
+                      "finish); not installed",
+                      options_.smoke_budget.count() / 1000000);
   if (!golden) return std::unexpected(std::move(golden).error().context("smoke test"));
   if (smoke_time > options_.smoke_budget)
     return make_error(ErrorCode::kFailedPrecondition, "smoke test took {} ms, over the budget of {} ms",
                       smoke_time.count() / 1000000, options_.smoke_budget.count() / 1000000);
 
+  // 4. From here on one step under the slot store's lock, on the state as it is now: another
+  //    process may have changed it while this one verified.
+  EL_TRY(auto held, store_->lock());
+  EL_CHECK(installable(store_->state(), digest));
+  const SlotState& now = store_->state();
   SlotInfo info{meta.name, meta.version, meta.variant, digest, artifact.size(), false};
   InstallReport report;
   report.smoke_time = smoke_time;
@@ -97,7 +118,7 @@ Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArt
   }
   Slot target = other(*now.active);
   report.slot = target;
-  // 4. Forget what the inactive slot held (an older last-known-good, a failed model) before
+  // 5. Forget what the inactive slot held (an older last-known-good, a failed model) before
   //    overwriting it, so the state never describes bytes that are no longer there. The active
   //    model is trusted (no trial), so the device is never without a working model.
   if (now.info(target)) {
@@ -106,7 +127,7 @@ Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArt
     if (cleared.last_known_good == target) cleared.last_known_good.reset();
     EL_CHECK(store_->commit(cleared));
   }
-  // 5. The artifact into the inactive slot (durable), then 6. the switch (one durable write).
+  // 6. The artifact into the inactive slot (durable), then 7. the switch (one durable write).
   EL_CHECK(store_->write_slot(target, artifact.span()));
   SlotState next = store_->state();
   next.info(target) = info;
@@ -125,6 +146,7 @@ Result<InstallReport> Installer::install_file(const std::filesystem::path& artif
 }
 
 Result<StartReport> Installer::on_start() {
+  EL_TRY(auto held, store_->lock());
   SlotState s = store_->state();
   unsaved_successes_ = 0;  // a crash lost them; the checkpointed count stands
   if (!s.active) return StartReport{StartAction::kEmpty, s};
@@ -140,6 +162,7 @@ Result<StartReport> Installer::on_start() {
 }
 
 Status Installer::mark_good() {
+  EL_TRY(auto held, store_->lock());
   SlotState s = store_->state();
   if (!s.trial) return make_error(ErrorCode::kFailedPrecondition, "no trial is running; nothing to mark good");
   s.trial.reset();
@@ -149,26 +172,48 @@ Status Installer::mark_good() {
 }
 
 Result<bool> Installer::record_success() {
-  const auto& trial = store_->state().trial;
+  // Counted in memory (no lock, no I/O: this runs per inference) until a checkpoint is due.
+  const SlotState& seen = store_->state();
   const int k = options_.successes_to_mark_good;
-  if (!trial || k <= 0) return false;
-  const int total = trial->successes + ++unsaved_successes_;
+  if (!seen.trial || k <= 0) return false;
+  const Slot trial_slot = seen.trial->slot;
+  const std::string trial_sha = seen.info(trial_slot)->sha256;
+  ++unsaved_successes_;
+  const int checkpoint = options_.success_checkpoint > 0 ? options_.success_checkpoint : std::max(1, k / 8);
+  if (seen.trial->successes + unsaved_successes_ < k && unsaved_successes_ < checkpoint) return false;
+  // Under the lock, on the count as it is now (another process may have added its own).
+  EL_TRY(auto held, store_->lock());
+  SlotState s = store_->state();
+  if (!s.trial || s.trial->slot != trial_slot || s.info(trial_slot)->sha256 != trial_sha) {
+    unsaved_successes_ = 0;  // that trial ended elsewhere (marked good, reverted): nothing to count
+    return false;
+  }
+  const int total = s.trial->successes + unsaved_successes_;
   if (total >= k) {
     EL_CHECK(mark_good());
     return true;
   }
-  const int checkpoint = options_.success_checkpoint > 0 ? options_.success_checkpoint : std::max(1, k / 8);
-  if (unsaved_successes_ >= checkpoint) {
-    SlotState s = store_->state();
-    s.trial->successes = total;
-    EL_CHECK(store_->commit(s));
-    unsaved_successes_ = 0;
-  }
+  s.trial->successes = total;
+  EL_CHECK(store_->commit(s));
+  unsaved_successes_ = 0;
   return false;
 }
 
-Status Installer::revert() { return flip(/*trial_failed=*/store_->state().trial.has_value()); }
+Status Installer::revert() {
+  // What the caller saw decides what it means: from a trial, "this trial failed"; from a trusted
+  // model, "swap". If another process changed that since, the revert is not what was asked for.
+  const SlotState seen = store_->state();
+  EL_TRY(auto held, store_->lock());
+  const SlotState& s = store_->state();
+  const bool same_trial = seen.trial.has_value() == s.trial.has_value() && (!seen.trial || seen.trial->slot == s.trial->slot);
+  if (s.active != seen.active || !same_trial || (s.active && s.info(*s.active)->sha256 != seen.info(*s.active)->sha256))
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "the slots changed in another process since this one read them; nothing was reverted: look "
+                      "again (edgeloop device status) and revert if it is still wanted");
+  return flip(/*trial_failed=*/s.trial.has_value());
+}
 
+// Under the store's lock (every caller holds it).
 Status Installer::flip(bool trial_failed) {
   SlotState s = store_->state();
   if (!s.last_known_good) return make_error(ErrorCode::kFailedPrecondition, "there is no last-known-good slot to revert to");
@@ -188,6 +233,13 @@ Status Installer::flip(bool trial_failed) {
 }
 
 Result<ReconcileAction> Installer::reconcile(const WantedTarget& wanted) {
+  // Never towards a version below the floor: the rollout contradicting itself is refused here
+  // too, whatever the client let through (invariant 2).
+  if (!at_or_above(wanted.version, wanted.floor))
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "the rollout wants version '{}', below its floor '{}': neither installed nor flipped to",
+                      wanted.version, wanted.floor);
+  EL_TRY(auto held, store_->lock());
   const SlotState& s = store_->state();
   const SlotInfo* active = s.active ? &*s.info(*s.active) : nullptr;
   const SlotInfo* lkg = s.last_known_good ? &*s.info(*s.last_known_good) : nullptr;
@@ -209,6 +261,7 @@ Result<ReconcileAction> Installer::reconcile(const WantedTarget& wanted) {
 }
 
 Result<runtime::Program> Installer::load_active() const {
+  EL_TRY(auto held, store_->lock());  // the current record, and no slot written while it is read
   const SlotState& s = store_->state();
   if (!s.active) return make_error(ErrorCode::kNotFound, "no model is installed");
   EL_TRY(auto bytes, store_->read_slot(*s.active));

@@ -22,8 +22,13 @@ struct InstallerOptions {
   // The count is written to the state record every this many successes (and at the K-th), so
   // it survives process restarts losing fewer than this many. 0: K / 8 (at least 1).
   int success_checkpoint = 0;
-  std::chrono::nanoseconds smoke_budget = std::chrono::seconds(5);  // check_golden must finish within
-  runtime::LoadOptions load = runtime::LoadOptions::reference();    // how the smoke test loads the model
+  // The smoke test (the golden vector) must finish within this, read from the injected clock:
+  // once it has passed, the run is cut at the next step (the runtime's cancel flag) and the
+  // install refused.
+  std::chrono::nanoseconds smoke_budget = std::chrono::seconds(5);
+  // How the smoke test (and load_active) loads the model: give the options the device runs it
+  // with, so the test covers the kernels that will answer. Default: this CPU's backends.
+  runtime::LoadOptions load;
 };
 
 // What the verified targets say the artifact is (TargetInfo). Empty strings are not checked.
@@ -56,8 +61,8 @@ struct StartReport {
 // What the rollout wants this device to run now (fleet::Resolution's target, the model's floor).
 struct WantedTarget {
   std::string sha256;
-  std::string version;
-  std::string floor;  // "" = none
+  std::string version;  // the target's model version: reconcile refuses one below `floor`
+  std::string floor;    // "" = none
 };
 
 enum class ReconcileAction {
@@ -93,6 +98,7 @@ class Installer {
   // is no last-known-good afterwards; from a trusted model, the two swap.
   Status revert();
   // Follows a recall without a download when the last-known-good is what the rollout wants.
+  // kFailedPrecondition when the wanted version is below the floor (nothing changes).
   Result<ReconcileAction> reconcile(const WantedTarget& wanted);
 
   // Loads the active slot's model (verified against the state record and by the loader).

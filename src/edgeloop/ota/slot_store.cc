@@ -1,6 +1,13 @@
 #include "edgeloop/ota/slot_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
 
 #include "edgeloop/base/hash.h"
 
@@ -28,6 +35,15 @@ Result<DirectoryStorage> DirectoryStorage::open(const fs::path& dir, CrashHook c
   fs::create_directories(dir, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot create the slot folder {}: {}", dir.string(), ec.message());
   return DirectoryStorage(dir, std::move(crash_hook));
+}
+
+Result<StorageLock> DirectoryStorage::lock() {
+  const fs::path path = dir_ / kLockFile;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (fd.get() < 0) return make_error(ErrorCode::kIo, "cannot open the slot lock {}: {}", path.string(), std::strerror(errno));
+  while (::flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return make_error(ErrorCode::kIo, "cannot lock {}: {}", path.string(), std::strerror(errno));
+  return StorageLock(std::move(fd));
 }
 
 Result<std::optional<SharedBytes>> DirectoryStorage::read(std::string_view name) const {
@@ -177,12 +193,59 @@ Result<SlotState> parse_state(ByteSpan bytes) {
 // Store
 
 Result<SlotStore> SlotStore::open(SlotStorage& storage) {
+  // Under the lock: another process's write in progress has a temporary file that is not a
+  // leftover yet.
+  EL_TRY(StorageLock held, storage.lock());
   EL_CHECK(storage.remove_leftovers());
-  EL_TRY(auto bytes, storage.read(kStateFile));
-  if (!bytes) return SlotStore(storage, SlotState{});
+  SlotStore store(storage, SlotState{});
+  EL_TRY(store.state_, store.read_state());
+  return store;
+}
+
+Result<SlotState> SlotStore::read_state() const {
+  EL_TRY(auto bytes, storage_->read(kStateFile));
+  if (!bytes) return SlotState{};
   auto state = parse_state(bytes->span());
-  if (!state) return std::unexpected(std::move(state).error().context(fmt::format("{}/{}", storage.describe(), kStateFile)));
-  return SlotStore(storage, std::move(*state));
+  if (!state) return std::unexpected(std::move(state).error().context(fmt::format("{}/{}", storage_->describe(), kStateFile)));
+  return std::move(*state);
+}
+
+Result<SlotStore::Guard> SlotStore::lock() {
+  if (depth_ == 0) {
+    EL_TRY(lock_, storage_->lock());
+    auto now = read_state();
+    if (!now) {
+      lock_ = StorageLock();
+      return std::unexpected(std::move(now).error());
+    }
+    state_ = std::move(*now);
+  }
+  ++depth_;
+  return Guard(this);
+}
+
+SlotStore::Guard::~Guard() {
+  if (store_ && --store_->depth_ == 0) store_->lock_ = StorageLock();
+}
+
+Status SlotStore::refresh() {
+  EL_TRY(Guard held, lock());
+  return ok();
+}
+
+Result<std::optional<SlotStore::Guard>> SlotStore::hold_current() {
+  std::optional<Guard> held;
+  if (depth_ > 0) return held;  // a Guard holds the lock and re-read the record
+  EL_TRY(lock_, storage_->lock());
+  ++depth_;
+  held.emplace(Guard(this));
+  EL_TRY(const SlotState on_storage, read_state());
+  if (on_storage.generation != state_.generation)
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "the slot state changed in another process (generation {} on storage, {} read here); nothing was "
+                      "written: read it again and retry",
+                      on_storage.generation, state_.generation);
+  return held;
 }
 
 Result<SharedBytes> SlotStore::read_slot(Slot s) const {
@@ -196,6 +259,7 @@ Result<SharedBytes> SlotStore::read_slot(Slot s) const {
 }
 
 Status SlotStore::write_slot(Slot s, ByteSpan artifact) {
+  EL_TRY(auto held, hold_current());
   if (state_.active == s || state_.last_known_good == s || state_.info(s))
     return make_error(ErrorCode::kFailedPrecondition, "slot {} is in use; only an empty, unused slot may be written",
                       to_string(s));
@@ -205,6 +269,7 @@ Status SlotStore::write_slot(Slot s, ByteSpan artifact) {
 Status SlotStore::commit(SlotState next) {
   next.generation = state_.generation + 1;
   EL_CHECK(validate(next));
+  EL_TRY(auto held, hold_current());
   EL_CHECK(storage_->write(kStateFile, serialize_state(next)));
   state_ = std::move(next);
   return ok();

@@ -30,11 +30,15 @@ bool holds(const fs::path& path, const TargetInfo& target, const Sha256& want) {
   return bytes && sha256(bytes->span()) == want;
 }
 
-// A download error worth retrying later rather than falling back from: the full download would
-// hit it as well (the policy, the network, the lock on the partial file).
-bool retry_later(ErrorCode code) {
-  return code == ErrorCode::kDeferred || code == ErrorCode::kIo || code == ErrorCode::kFailedPrecondition;
-}
+// What stops an update instead of falling back from the delta to the full artifact: the policy
+// said "not now", or the caller cancelled. Everything else about the delta (the server refusing
+// it, the network after the retries, another download holding its lock, a bad patch) is worth
+// trying the full artifact for: if the cause is the network, the full download says so itself.
+bool stops_the_update(ErrorCode code) { return code == ErrorCode::kDeferred || code == ErrorCode::kCancelled; }
+
+// A delta download that failed this way may still succeed later: its partial file is kept for
+// the next call to resume (the bytes were not wrong, the transfer was cut).
+bool worth_resuming(ErrorCode code) { return code == ErrorCode::kIo || code == ErrorCode::kFailedPrecondition; }
 
 void remove_quietly(const fs::path& path) {
   std::error_code ec;
@@ -69,9 +73,11 @@ Result<FetchReport> fetch_artifact(Downloader& downloader, Transport& transport,
       if (delta) break;
     }
   }
+  const fs::path patch_file = with_suffix(dest, ".delta");
+  bool keep_patch_partial = false;  // the delta's transfer was cut: its partial file may resume
+  bool patch_partial_ours = false;  // ... and this call holds it (not another download's lock)
   if (delta) {
-    const fs::path patch_file = with_suffix(dest, ".delta");
-    bool retry = false;
+    bool stop = false;
     auto attempt = [&]() -> Status {
       EL_TRY(const Sha256 patch_sha, parse_sha256(delta->sha256, "the delta's sha256"));
       // A failed download reports nothing, so its bytes are counted as they arrive.
@@ -88,7 +94,9 @@ Result<FetchReport> fetch_artifact(Downloader& downloader, Transport& transport,
       auto got = downloader.download(transport, delta->path, delta->length, patch_sha, patch_file, counted);
       report.bytes_downloaded += fetched;
       if (!got) {
-        retry = retry_later(got.error().code);
+        stop = stops_the_update(got.error().code);
+        keep_patch_partial = worth_resuming(got.error().code);
+        patch_partial_ours = got.error().code == ErrorCode::kIo;
         return std::unexpected(std::move(got).error());
       }
       report.resumed_from = got->resumed_from;
@@ -108,11 +116,13 @@ Result<FetchReport> fetch_artifact(Downloader& downloader, Transport& transport,
       report.delta_base = base->label;
       return report;
     }
-    if (retry)
+    if (stop)  // the partial patch stays: the next call resumes it
       return std::unexpected(std::move(applied).error().context(fmt::format("fetching the delta {}", delta->path)));
-    // The delta is bad (or its base): forget it, and fetch the whole artifact.
+    // Fall back to the whole artifact. A patch whose bytes are wrong goes; one whose transfer was
+    // cut stays until the full artifact is here, so that an outage that stops both resumes the
+    // smaller download next time.
     remove_quietly(patch_file);
-    remove_quietly(Downloader::partial_path(patch_file));
+    if (!keep_patch_partial) remove_quietly(Downloader::partial_path(patch_file));
     remove_quietly(dest);
     report.fallback_reason = fmt::format("the delta from {} failed: {}", base->label, applied.error().message);
     report.resumed_from = 0;
@@ -122,7 +132,11 @@ Result<FetchReport> fetch_artifact(Downloader& downloader, Transport& transport,
 
   // 2. The whole artifact.
   auto got = downloader.download(transport, target_path, target.length, want, dest, options.download);
-  if (!got) return std::unexpected(std::move(got).error());
+  if (!got) {
+    if (delta) return std::unexpected(std::move(got).error().context(fmt::format("after {}", report.fallback_reason)));
+    return std::unexpected(std::move(got).error());
+  }
+  if (patch_partial_ours) remove_quietly(Downloader::partial_path(patch_file));  // no longer needed
   report.bytes_downloaded += got->bytes_fetched;
   report.resumed_from = got->resumed_from;
   report.transfers += got->transfers;

@@ -52,11 +52,14 @@ struct FetchReport {
 
 // Makes `dest` hold the artifact `target` (signed length and SHA-256), from a delta listed in
 // `target.deltas` whose base is one of `bases` when there is one, else from `target_path`.
-// Any failure of the delta — download, its signed length or hash, the base, the apply, the
-// result's hash — falls back to the whole artifact, except the ones a full download would hit
-// as well (kDeferred: the download policy said not now; kIo: the network; kFailedPrecondition:
-// another download holds the lock), which are returned so the caller retries later: the partial
-// files stay for the next call to resume. Nothing but verified bytes is ever renamed to `dest`.
+// Any failure of the delta — its download (the server refusing it with a 403 or a 500, the
+// network after the retries, another download holding its lock), its signed length or hash, the
+// base, the apply, the result's hash — falls back to the whole artifact. Only two stop the
+// update and are returned: kDeferred (the download policy said not now) and kCancelled; the
+// partial files stay for the next call to resume. A delta download that was cut (kIo,
+// kFailedPrecondition) keeps its partial file until the whole artifact is here, so an outage
+// that stops both downloads resumes the delta next time; the error of the full download is
+// returned then, after the delta's. Nothing but verified bytes is ever renamed to `dest`.
 // Every file this call makes is in dest's folder and named after `dest` (the delta is
 // "DEST.delta").
 Result<FetchReport> fetch_artifact(Downloader& downloader, Transport& transport, std::string_view target_path,

@@ -29,11 +29,13 @@ Status attach_golden(model::Graph& graph, uint64_t seed, float rtol, float atol)
   return ok();
 }
 
-Status check_golden(const Program& program) {
+namespace {
+
+Status check_golden(const Program& program, const std::atomic<bool>* cancel, const StepObserver& observer) {
   const auto& golden = program.graph().meta.golden;
   if (!golden) return make_error(ErrorCode::kFailedPrecondition, "the artifact has no golden test vector to smoke-test with");
   Session session(program);
-  auto outputs = session.run(golden->inputs);
+  auto outputs = cancel ? session.run(golden->inputs, *cancel, observer) : session.run(golden->inputs);
   if (!outputs) return std::unexpected(std::move(outputs).error().context("golden test vector"));
   if (outputs->size() != golden->outputs.size())
     return make_error(ErrorCode::kCorrupt, "golden test vector has {} outputs, the model gives {}", golden->outputs.size(),
@@ -43,6 +45,13 @@ Status check_golden(const Program& program) {
     if (!c.ok) return make_error(ErrorCode::kCorrupt, "golden test vector mismatch: {}", c.message);
   }
   return ok();
+}
+
+}  // namespace
+
+Status check_golden(const Program& program) { return check_golden(program, nullptr, {}); }
+Status check_golden(const Program& program, const std::atomic<bool>& cancel, const StepObserver& observer) {
+  return check_golden(program, &cancel, observer);
 }
 
 Status attach_split_golden(model::SplitModel& split, const model::Graph& whole) {

@@ -2,11 +2,13 @@
 // the build machine when an artifact is made; run as the smoke test before a device activates it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "edgeloop/model/graph.h"
 #include "edgeloop/model/split.h"
 #include "edgeloop/runtime/program.h"
+#include "edgeloop/runtime/session.h"
 
 namespace edgeloop::runtime {
 
@@ -21,6 +23,9 @@ Status attach_golden(model::Graph& graph, uint64_t seed = 0x5eed, float rtol = 1
 // Runs the stored golden inputs and compares with the stored outputs. Fails when the artifact
 // has no golden vector or any output is out of tolerance; the message says which and by how much.
 Status check_golden(const Program& program);
+// The same, stopped between steps once `cancel` is set (Session::run's cancel flag): kCancelled.
+// `observer` runs after every step and may set `cancel` (e.g. when a time budget has passed).
+Status check_golden(const Program& program, const std::atomic<bool>& cancel, const StepObserver& observer = {});
 
 // The golden vectors of a model's two halves (model::split_at), derived from the whole model's:
 // the head maps the whole's golden inputs to the cut tensor's value (computed here on the
