@@ -486,7 +486,11 @@ d4="$work/device4"; repo4="$work/repo_wide"
 "$edgeloop" repo rollout "$repo4" --model fashion --tier mid --target 10 --percent 100 > /dev/null 2>&1
 "$edgeloop" device update --repo "$repo4/public" --data-dir "$d4" --device-id device4 --tier mid > "$work/wide_update.txt" 2>&1
 check "the slow release passes the smoke test and goes on trial" grep -q "^switch      active slot b on trial" "$work/wide_update.txt"
-"$edgeloop" device simulate-camera --data-dir "$d4" --seconds 3 --realtime --shadow-rate 1 --json > "$work/cam_wide.json" 2>&1
+# A mid tier with a 20 ms budget, so the slow release is over its 40 ms shadow limit on a fast
+# CPU too (it runs ~85-200 ms a frame; the CNN ~1 ms).
+sed 's/"latency_p95_ms": [0-9.]*/"latency_p95_ms": 20/' "$root/examples/budgets.json" > "$work/budgets_20ms.json"
+"$edgeloop" device simulate-camera --data-dir "$d4" --seconds 3 --realtime --shadow-rate 1 --budgets "$work/budgets_20ms.json" \
+  --json > "$work/cam_wide.json" 2>&1
 check "simulate-camera on the slow trial succeeds" test $? -eq 0
 if command -v python3 > /dev/null; then
   check "the trial is reverted after 3 shadow failures" test "$(cam_field "$work/cam_wide.json" "(d['trial']['outcome'], d['trial']['shadow_failures'], d['trial']['active'])")" = "('reverted', 3, 'a')"
