@@ -3,6 +3,8 @@
 
 #include "cli.h"
 #include "edgeloop/base/file.h"
+#include "edgeloop/device/data_dir.h"
+#include "edgeloop/device/update_cycle.h"
 #include "edgeloop/fleet/rollout_resolver.h"
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/ota/client.h"
@@ -19,17 +21,10 @@ struct CheckArgs {
   bool json = false;
 };
 
-// The TUF update and the resolution, shared by `device check` and `device update`.
-struct Checked {
-  ota::Client client;
-  std::unique_ptr<ota::Transport> transport;
-  ota::UpdateReport report;
-  fleet::Resolution resolution;
-};
-
-Checked run_check(const CheckArgs& a) {
+// First trust: a device that trusts no root yet is provisioned with --root (the repository's
+// 1.root.json, obtained out of band); --root is refused once a root is trusted.
+void ensure_provisioned(const CheckArgs& a) {
   namespace fs = std::filesystem;
-  const Clock& clock = SystemClock::instance();
   if (!fs::exists(fs::path(a.data_dir) / "metadata" / "root.json")) {
     if (a.root.empty())
       throw CommandError{fmt::format("{} holds no trusted root yet: provision the device once with --root ROOT.json "
@@ -40,14 +35,24 @@ Checked run_check(const CheckArgs& a) {
   } else if (!a.root.empty()) {
     throw CommandError{fmt::format("{} already trusts a root; --root is only for the first check", a.data_dir)};
   }
-  auto client = unwrap(ota::Client::open(a.data_dir, clock), "loading the trusted metadata");
+}
+
+fleet::DeviceProfile profile(const CheckArgs& a) { return {a.device_id, a.tier, a.runtime_version}; }
+
+// The TUF update and the resolution (`device check`).
+struct Checked {
+  ota::Client client;
+  std::unique_ptr<ota::Transport> transport;
+  ota::UpdateReport report;
+  fleet::Resolution resolution;
+};
+
+Checked run_check(const CheckArgs& a) {
+  ensure_provisioned(a);
+  auto client = unwrap(ota::Client::open(a.data_dir, SystemClock::instance()), "loading the trusted metadata");
   auto transport = unwrap(ota::make_transport(a.repo), "--repo");
-  auto report = unwrap(client.update(*transport), "updating from " + transport->describe());
-  const auto& trusted = client.trusted();
-  if (!trusted.targets || !trusted.rollout) throw CommandError{"the repository has no targets or rollout metadata"};
-  fleet::DeviceProfile device{a.device_id, a.tier, a.runtime_version};
-  auto resolution = unwrap(fleet::resolve(trusted.targets->meta, trusted.rollout->meta, device, a.model), "resolving the target");
-  return Checked{std::move(client), std::move(transport), std::move(report), std::move(resolution)};
+  auto checked = unwrap(device::check_for_update(client, *transport, profile(a), a.model));
+  return Checked{std::move(client), std::move(transport), std::move(checked.metadata), std::move(checked.resolution)};
 }
 
 void check(const CheckArgs& a) {
@@ -105,19 +110,8 @@ void check(const CheckArgs& a) {
 // ---------------------------------------------------------------------------------------------
 // The model slots (docs/device-storage.md): update, status, mark-good, revert, start.
 
-std::filesystem::path slots_dir(const std::string& data_dir) { return std::filesystem::path(data_dir) / "slots"; }
-
-struct Slots {
-  ota::DirectoryStorage storage;
-  std::optional<ota::SlotStore> store;
-};
-
-// Opened in place: SlotStore keeps a pointer to the storage, so the pair lives on the heap.
-std::unique_ptr<Slots> open_slots(const std::string& data_dir) {
-  auto storage = unwrap(ota::DirectoryStorage::open(slots_dir(data_dir)), "opening the model slots");
-  auto slots = std::unique_ptr<Slots>(new Slots{std::move(storage), std::nullopt});
-  slots->store = unwrap(ota::SlotStore::open(slots->storage), "reading the slot state in " + slots_dir(data_dir).string());
-  return slots;
+std::unique_ptr<device::DeviceSlots> open_slots(const std::string& data_dir) {
+  return unwrap(device::DeviceSlots::open(data_dir));
 }
 
 std::string describe(const ota::SlotState& s, ota::Slot slot) {
@@ -179,106 +173,106 @@ std::string share(uint64_t part, uint64_t whole) {
   return fmt::format("{} of {} bytes ({:.2f}% of the full artifact)", part, whole, whole ? 100.0 * part / whole : 0.0);
 }
 
-void update(const UpdateArgs& a) {
-  auto checked = run_check(a);
-  const auto& r = checked.resolution;
+// One line per step, printed as the step completes.
+void print_step(device::UpdateStep step, const device::UpdateOutcome& o) {
+  const auto& r = o.check.resolution;
   const auto& t = r.target;
-  auto slots = open_slots(a.data_dir);
-  ota::InstallerOptions options;
-  options.trial_attempts = a.attempts;
-  ota::Installer installer(*slots->store, SystemClock::instance(), options);
-  const auto& rollout = checked.client.trusted().rollout->meta.models;
-  auto model_rollout = rollout.find(r.model);
-  std::string floor = model_rollout == rollout.end() ? "" : model_rollout->second.floor;
-
-  Json j{{"target",
-          {{"path", r.path}, {"model", r.model}, {"model_version", t.model_version}, {"variant", t.variant},
-           {"length", t.length}, {"sha256", t.sha256}}},
-         {"reason", r.reason}};
-  if (!a.json) {
-    fmt::print("check       {} {} ({}), {}, {} bytes\n", r.model, t.model_version, t.variant, r.path, t.length);
-    fmt::print("why         {}\n", r.reason);
-  }
-  auto action = unwrap(installer.reconcile({t.sha256, t.model_version, floor}), "reconciling the slots");
-  uint64_t downloaded = 0;
-  const auto& s = installer.state();
-  switch (action) {
-    case ota::ReconcileAction::kAlreadyActive:
-      if (!a.json) fmt::print("slots       already active in slot {}: nothing to do\n", ota::to_string(*s.active));
-      j["action"] = "already-active";
+  const auto& s = o.state;
+  switch (step) {
+    case device::UpdateStep::kChecked:
+      fmt::print("check       {} {} ({}), {}, {} bytes\n", r.model, t.model_version, t.variant, r.path, t.length);
+      fmt::print("why         {}\n", r.reason);
       break;
-    case ota::ReconcileAction::kFlippedToLastKnownGood:
-      if (!a.json)
-        fmt::print("recall      flipped to the last-known-good: active {}; nothing downloaded\n",
-                   describe_opt(s, s.active));
-      j["action"] = "flipped-to-last-known-good";
-      break;
-    case ota::ReconcileAction::kFailedHere:
-      if (!a.json)
-        fmt::print("refused     this target failed its trial on this device; it is not installed again "
-                   "(the active model stays: {})\n",
-                   describe_opt(s, s.active));
-      j["action"] = "failed-here";
-      break;
-    case ota::ReconcileAction::kNeedsInstall: {
-      if (s.trial)
-        throw CommandError{fmt::format("slot {} is on trial; run `edgeloop device mark-good` or `edgeloop device revert` "
-                                       "before installing another model",
-                                       ota::to_string(s.trial->slot))};
-      ota::Downloader downloader(SystemClock::instance(), ota::real_sleep(), a.conditions);
-      ota::FetchOptions fetch;
-      fetch.use_deltas = !a.no_delta;
-      fetch.download.max_bytes_per_second = a.max_rate;
-      fetch.download.policy = a.policy;
-      if (!a.json) fetch.download.on_progress = [](uint64_t done, uint64_t total) { progress("download", done, total); };
-      auto work_dir = std::filesystem::path(a.data_dir) / "downloads";
-      auto installed = unwrap(ota::install_target(installer, downloader, *checked.transport, r.path, t, work_dir, fetch),
-                              "updating to " + r.path);
-      const auto& f = installed.fetch;
-      const auto& report = installed.install;
-      downloaded = f.bytes_downloaded;
-      if (!a.json) {
-        if (!f.fallback_reason.empty()) fmt::print("fallback    {}: the full artifact instead\n", f.fallback_reason);
-        std::string resumed = f.resumed_from ? fmt::format(", resumed after {} bytes of an earlier run", f.resumed_from) : "";
-        if (f.already_there)
-          fmt::print("download    nothing: already on this device ({})\n", f.local_source);
-        else if (f.delta)
-          fmt::print("download    delta from {}: {}{}\n", f.delta_base, share(f.bytes_downloaded, t.length), resumed);
-        else
-          fmt::print("download    full artifact: {} bytes{}\n", f.bytes_downloaded, resumed);
-        if (f.apply)
-          fmt::print("apply       patched into {} bytes (buffers at peak: {} bytes); SHA-256 matches the signed targets\n",
-                     f.apply->target_bytes, f.apply->peak_buffer_bytes);
-        else if (!f.already_there)
-          fmt::print("            length and SHA-256 match the signed targets\n");
+    case device::UpdateStep::kReconciled:
+      switch (o.reconcile) {
+        case ota::ReconcileAction::kAlreadyActive:
+          fmt::print("slots       already active in slot {}: nothing to do\n", ota::to_string(*s.active));
+          break;
+        case ota::ReconcileAction::kFlippedToLastKnownGood:
+          fmt::print("recall      flipped to the last-known-good: active {}; nothing downloaded\n", describe_opt(s, s.active));
+          break;
+        case ota::ReconcileAction::kFailedHere:
+          fmt::print("refused     this target failed its trial on this device; it is not installed again "
+                     "(the active model stays: {})\n",
+                     describe_opt(s, s.active));
+          break;
+        case ota::ReconcileAction::kNeedsInstall: break;
       }
-      j["download"] = {{"via", f.already_there ? "on-device" : f.delta ? "delta" : "full"},
-                       {"local_source", f.already_there ? Json(f.local_source) : Json(nullptr)},
-                       {"delta_from", f.delta ? Json(f.delta_base) : Json(nullptr)},
-                       {"delta_path", f.delta ? Json(f.delta->path) : Json(nullptr)},
-                       {"fallback_reason", f.fallback_reason.empty() ? Json(nullptr) : Json(f.fallback_reason)},
-                       {"resumed_from", f.resumed_from},
-                       {"transfers", f.transfers}};
-      const auto& after = report.state;
-      if (!a.json) {
-        fmt::print("verify      loader verification passed; name, version and variant match the targets\n");
-        fmt::print("smoke test  golden vector passed in {:.1f} ms\n", report.smoke_time.count() / 1e6);
-        fmt::print("install     written to slot {} (durable)\n", ota::to_string(report.slot));
-        if (report.provisioned)
-          fmt::print("switch      active slot {}: the first model, nothing to fall back to, so no trial\n",
-                     ota::to_string(report.slot));
-        else
-          fmt::print("switch      active slot {} on trial ({} attempts), last-known-good {}\n",
-                     ota::to_string(report.slot), after.trial->attempts_left, describe_opt(after, after.last_known_good));
-      }
-      j["action"] = report.provisioned ? "provisioned" : "installed-on-trial";
-      j["smoke_ms"] = report.smoke_time.count() / 1e6;
+      break;
+    case device::UpdateStep::kFetched: {
+      const auto& f = *o.fetch;
+      if (!f.fallback_reason.empty()) fmt::print("fallback    {}: the full artifact instead\n", f.fallback_reason);
+      std::string resumed = f.resumed_from ? fmt::format(", resumed after {} bytes of an earlier run", f.resumed_from) : "";
+      if (f.already_there)
+        fmt::print("download    nothing: already on this device ({})\n", f.local_source);
+      else if (f.delta)
+        fmt::print("download    delta from {}: {}{}\n", f.delta_base, share(f.bytes_downloaded, t.length), resumed);
+      else
+        fmt::print("download    full artifact: {} bytes{}\n", f.bytes_downloaded, resumed);
+      if (f.apply)
+        fmt::print("apply       patched into {} bytes (buffers at peak: {} bytes); SHA-256 matches the signed targets\n",
+                   f.apply->target_bytes, f.apply->peak_buffer_bytes);
+      else if (!f.already_there)
+        fmt::print("            length and SHA-256 match the signed targets\n");
+      break;
+    }
+    case device::UpdateStep::kInstalled: {
+      const auto& report = *o.install;
+      fmt::print("verify      loader verification passed; name, version and variant match the targets\n");
+      fmt::print("smoke test  golden vector passed in {:.1f} ms\n", report.smoke_time.count() / 1e6);
+      fmt::print("install     written to slot {} (durable)\n", ota::to_string(report.slot));
+      if (report.provisioned)
+        fmt::print("switch      active slot {}: the first model, nothing to fall back to, so no trial\n",
+                   ota::to_string(report.slot));
+      else
+        fmt::print("switch      active slot {} on trial ({} attempts), last-known-good {}\n", ota::to_string(report.slot),
+                   s.trial->attempts_left, describe_opt(s, s.last_known_good));
       break;
     }
   }
-  j["downloaded_bytes"] = downloaded;
-  j["state"] = state_json(installer.state());
-  if (a.json) print_json(j);
+  std::fflush(stdout);  // each step shows as it happens, also through a pipe
+}
+
+Json update_json(const device::UpdateOutcome& o) {
+  const auto& r = o.check.resolution;
+  const auto& t = r.target;
+  Json j{{"target",
+          {{"path", r.path}, {"model", r.model}, {"model_version", t.model_version}, {"variant", t.variant},
+           {"length", t.length}, {"sha256", t.sha256}}},
+         {"reason", r.reason},
+         {"action", device::to_string(o.action)}};
+  if (o.fetch) {
+    const auto& f = *o.fetch;
+    j["download"] = {{"via", f.already_there ? "on-device" : f.delta ? "delta" : "full"},
+                     {"local_source", f.already_there ? Json(f.local_source) : Json(nullptr)},
+                     {"delta_from", f.delta ? Json(f.delta_base) : Json(nullptr)},
+                     {"delta_path", f.delta ? Json(f.delta->path) : Json(nullptr)},
+                     {"fallback_reason", f.fallback_reason.empty() ? Json(nullptr) : Json(f.fallback_reason)},
+                     {"resumed_from", f.resumed_from},
+                     {"transfers", f.transfers}};
+  }
+  if (o.install) j["smoke_ms"] = o.install->smoke_time.count() / 1e6;
+  j["downloaded_bytes"] = o.downloaded_bytes;
+  j["state"] = state_json(o.state);
+  return j;
+}
+
+void update(const UpdateArgs& a) {
+  ensure_provisioned(a);
+  auto transport = unwrap(ota::make_transport(a.repo), "--repo");
+  device::UpdateCycleOptions options;
+  options.device = profile(a);
+  options.model = a.model;
+  options.installer.trial_attempts = a.attempts;
+  options.fetch.use_deltas = !a.no_delta;
+  options.fetch.download.max_bytes_per_second = a.max_rate;
+  options.fetch.download.policy = a.policy;
+  if (!a.json) options.fetch.download.on_progress = [](uint64_t done, uint64_t total) { progress("download", done, total); };
+  const device::UpdateEnvironment env{*transport, SystemClock::instance(), ota::real_sleep(), a.conditions};
+  device::UpdateStepCallback on_step;
+  if (!a.json) on_step = print_step;
+  auto outcome = unwrap(device::run_update_cycle(a.data_dir, env, options, on_step));
+  if (a.json) print_json(update_json(outcome));
 }
 
 struct SlotArgs {
@@ -288,7 +282,7 @@ struct SlotArgs {
 
 void status(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  const auto& s = slots->store->state();
+  const auto& s = slots->state();
   if (a.json) {
     print_json(state_json(s));
     return;
@@ -304,7 +298,7 @@ void status(const SlotArgs& a) {
 
 void mark_good(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  ota::Installer installer(*slots->store, SystemClock::instance());
+  ota::Installer installer(slots->store(), SystemClock::instance());
   unwrap(installer.mark_good(), "mark-good");
   const auto& s = installer.state();
   fmt::print("marked good {}: the trial is over; last-known-good stays {}\n", describe_opt(s, s.active),
@@ -313,7 +307,7 @@ void mark_good(const SlotArgs& a) {
 
 void revert(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  ota::Installer installer(*slots->store, SystemClock::instance());
+  ota::Installer installer(slots->store(), SystemClock::instance());
   auto before = installer.state();
   unwrap(installer.revert(), "revert");
   const auto& s = installer.state();
@@ -323,7 +317,7 @@ void revert(const SlotArgs& a) {
 
 void start(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  ota::Installer installer(*slots->store, SystemClock::instance());
+  ota::Installer installer(slots->store(), SystemClock::instance());
   auto before = installer.state();
   auto r = unwrap(installer.on_start(), "the watchdog step");
   const auto& s = r.state;
@@ -374,7 +368,8 @@ void add_device_commands(CLI::App& app) {
       "One update cycle: check (as `device check`), download the resolved target — the signed delta from a model "
       "this device holds when the targets list one, else the whole artifact; resumable, rate-capped, deferred by the "
       "download policy (exit 1, 'deferred: …') — verify it, smoke-test it (golden vector), install it into the "
-      "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download");
+      "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download. Each step "
+      "is printed as it completes");
   up->add_option("--repo", u.repo, "the repository's public folder: a path, file://DIR, or http(s)://HOST/PATH")->required();
   up->add_option("--data-dir", u.data_dir, "the device's trusted state and model slots")->required();
   up->add_option("--device-id", u.device_id, "this device's id (decides its cohort bucket)")->required();
