@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "edgeloop/base/file.h"
+#include "edgeloop/device/boot.h"
 #include "edgeloop/device/data_dir.h"
 #include "edgeloop/device/update_cycle.h"
 #include "edgeloop/fleet/rollout_resolver.h"
@@ -317,27 +318,36 @@ void revert(const SlotArgs& a) {
 
 void start(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  ota::Installer installer(slots->store(), SystemClock::instance());
-  auto before = installer.state();
-  auto r = unwrap(installer.on_start(), "the watchdog step");
+  // The watchdog step, then the models loaded as an app would run them (device::boot).
+  auto booted = unwrap(device::boot(slots->store()));
+  const auto& r = booted.report;
   const auto& s = r.state;
-  if (r.action != ota::StartAction::kEmpty) unwrap(installer.load_active(), "loading the active model");
   if (a.json) {
-    print_json(Json{{"action", ota::to_string(r.action)}, {"state", state_json(s)}});
+    auto slot_json = [](const std::optional<ota::Slot>& slot) {
+      return slot ? Json(std::string(ota::to_string(*slot))) : Json(nullptr);
+    };
+    print_json(Json{{"action", ota::to_string(r.action)},
+                    {"answering", slot_json(r.answering)},
+                    {"challenger", slot_json(r.challenger)},
+                    {"trial_refused", r.trial_refused.empty() ? Json(nullptr) : Json(r.trial_refused)},
+                    {"state", state_json(s)}});
     return;
   }
   switch (r.action) {
-    case ota::StartAction::kEmpty: fmt::print("start       no model installed\n"); break;
-    case ota::StartAction::kNoTrial: fmt::print("start       no trial: running {}\n", describe_opt(s, s.active)); break;
+    case ota::StartAction::kEmpty: fmt::print("start       no model installed\n"); return;
+    case ota::StartAction::kNoTrial: fmt::print("start       no trial: running {}\n", describe_opt(s, s.active)); return;
     case ota::StartAction::kAttemptSpent:
-      fmt::print("start       trial of {}: one attempt spent before it runs, {} left; running it\n",
-                 describe_opt(s, s.active), s.trial->attempts_left);
-      break;
+      if (!r.trial_refused.empty()) break;
+      fmt::print("start       trial of {}: one attempt spent before it runs, {} left; {} answers, the trial runs in its shadow\n",
+                 describe_opt(s, s.active), s.trial->attempts_left, describe_opt(s, r.answering));
+      return;
     case ota::StartAction::kReverted:
       fmt::print("start       trial of {} used all its attempts: reverted to {} (no network); running it\n",
-                 describe_opt(before, before.active), describe_opt(s, s.active));
-      break;
+                 describe_opt(r.before, r.before.active), describe_opt(s, s.active));
+      return;
   }
+  fmt::print("start       trial of {} does not load ({}): reverted to {} (no network); running it\n",
+             describe_opt(r.before, r.before.active), r.trial_refused, describe_opt(s, s.active));
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include "cli.h"
 #include "edgeloop/compress/dataset.h"
 #include "edgeloop/compress/evaluate.h"
+#include "edgeloop/device/boot.h"
 #include "edgeloop/device/budget.h"
+#include "edgeloop/device/data_dir.h"
 #include "edgeloop/device/engine.h"
 #include "edgeloop/device/remote_stage_http.h"
 #include "edgeloop/model/split.h"
@@ -46,25 +48,22 @@ std::string trial_verdict(const ota::Installer& installer, ota::Slot slot, bool 
 
 void simulate(const CameraArgs& a) {
   const auto load = a.runtime.load();
-  // The device's models: the watchdog step first, as every process start does.
-  auto storage = unwrap(ota::DirectoryStorage::open(fs::path(a.data_dir) / "slots"), "opening the model slots");
-  auto store = unwrap(ota::SlotStore::open(storage), "reading the slot state");
-  ota::Installer installer(store, SystemClock::instance());
-  auto start = unwrap(installer.on_start(), "the watchdog step");
+  // The device's models, after the watchdog step, as every process start does (device::boot).
+  auto slots = unwrap(device::DeviceSlots::open(a.data_dir));
+  device::BootOptions boot_options;
+  boot_options.load = load;
+  auto booted = unwrap(device::boot(slots->store(), boot_options));
+  if (!booted.models) throw CommandError{fmt::format("{} has no model installed: run `edgeloop device update` first", a.data_dir)};
+  const device::BootReport& start = booted.report;
+  ota::Installer installer(slots->store(), SystemClock::instance());
   const ota::SlotState& s = installer.state();
-  if (!s.active) throw CommandError{fmt::format("{} has no model installed: run `edgeloop device update` first", a.data_dir)};
-  auto slot_program = [&](ota::Slot slot) {
-    auto bytes = unwrap(store.read_slot(slot), fmt::format("reading slot {}", ota::to_string(slot)));
-    return unwrap(runtime::Program::load(std::move(bytes), load), fmt::format("loading slot {}", ota::to_string(slot)));
-  };
   // On trial, the new model is the challenger in the shadow of the last-known-good, which
   // answers; its successful shadow runs count towards marking it good.
-  device::EngineModels models{slot_program(s.trial ? *s.last_known_good : *s.active), {}, {}, {}, {}};
-  std::string champion = fmt::format("slot {}", ota::to_string(s.trial ? *s.last_known_good : *s.active));
+  device::EngineModels models = std::move(*booted.models);
+  std::string champion = fmt::format("slot {}", ota::to_string(*start.answering));
   std::string challenger;
-  if (s.trial) {
-    models.challenger = slot_program(*s.active);
-    challenger = fmt::format("slot {} (on trial)", ota::to_string(*s.active));
+  if (start.challenger) {
+    challenger = fmt::format("slot {} (on trial)", ota::to_string(*start.challenger));
   } else if (!a.challenger.empty()) {
     models.challenger = load_model(a.challenger, load, "challenger");
     challenger = a.challenger;
@@ -130,7 +129,8 @@ void simulate(const CameraArgs& a) {
   co.seconds = a.seconds;
   co.realtime = a.realtime;
   if (!a.json) {
-    fmt::print("start       {}\n", ota::to_string(start.action));
+    fmt::print("start       {}{}\n", ota::to_string(start.action),
+               start.trial_refused.empty() ? "" : fmt::format(" (the trial model does not load: {}; reverted)", start.trial_refused));
     fmt::print("engine      tier {}: {} fps, deadline {} ms, throttle {:.0f} °C; ambient {:.0f} °C; answering: {}{}\n", a.tier,
                a.fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
                challenger.empty() ? "" : fmt::format("; in its shadow: {}", challenger));
