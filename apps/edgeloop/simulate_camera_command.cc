@@ -11,6 +11,7 @@
 #include "edgeloop/device/data_dir.h"
 #include "edgeloop/device/engine.h"
 #include "edgeloop/device/remote_stage_http.h"
+#include "edgeloop/device/trial_judge.h"
 #include "edgeloop/model/split.h"
 #include "edgeloop/ota/installer.h"
 #include "edgeloop/ota/slot_store.h"
@@ -33,17 +34,25 @@ runtime::Program load_model(const fs::path& path, const runtime::LoadOptions& lo
   return unwrap(runtime::Program::load(path, load), fmt::format("loading the {} model {}", what, path.string()));
 }
 
-std::string trial_verdict(const ota::Installer& installer, ota::Slot slot, bool marked_good, bool rejected, int failures,
+// The judge's verdict in words.
+std::string trial_verdict(const device::TrialJudge& judge, const ota::SlotState& s, ota::Slot slot,
                           const device::EngineOptions& options) {
-  if (marked_good) return "the challenger reached its successes in the shadow: marked good; it answers from the next start";
-  const ota::SlotState& s = installer.state();
-  const auto& lkg = s.info(*s.active);
-  if (rejected)
-    return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over {:.0f} ms, twice the {:.0f} ms budget) "
-                       "before it ever answered: reverted to slot {} ({}), nothing downloaded",
-                       ota::to_string(slot), failures, 2 * options.envelope.latency_p95_ms, options.envelope.latency_p95_ms,
-                       ota::to_string(*s.active), lkg ? fmt::format("{} {} ({})", lkg->model, lkg->version, lkg->variant) : "empty");
-  return fmt::format("still on trial: {} successes recorded, {} failures", s.trial ? s.trial->successes : 0, failures);
+  if (auto error = judge.error()) return fmt::format("the judge stopped: {}", error->message);
+  switch (judge.verdict()) {
+    case device::TrialVerdict::kMarkedGood:
+      return "the challenger reached its successes in the shadow: marked good; it answers from the next start";
+    case device::TrialVerdict::kReverted: {
+      const auto& lkg = s.info(*s.active);
+      return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over {:.0f} ms, twice the {:.0f} ms budget) "
+                         "before it ever answered: reverted to slot {} ({}), nothing downloaded",
+                         ota::to_string(slot), judge.failures(), 2 * options.envelope.latency_p95_ms,
+                         options.envelope.latency_p95_ms, ota::to_string(*s.active),
+                         lkg ? fmt::format("{} {} ({})", lkg->model, lkg->version, lkg->variant) : "empty");
+    }
+    case device::TrialVerdict::kOnTrial:
+    case device::TrialVerdict::kNoTrial: break;
+  }
+  return fmt::format("still on trial: {} successes recorded, {} failures", s.trial ? s.trial->successes : 0, judge.failures());
 }
 
 void simulate(const CameraArgs& a) {
@@ -56,7 +65,6 @@ void simulate(const CameraArgs& a) {
   if (!booted.models) throw CommandError{fmt::format("{} has no model installed: run `edgeloop device update` first", a.data_dir)};
   const device::BootReport& start = booted.report;
   ota::Installer installer(slots->store(), SystemClock::instance());
-  const ota::SlotState& s = installer.state();
   // On trial, the new model is the challenger in the shadow of the last-known-good, which
   // answers; its successful shadow runs count towards marking it good.
   device::EngineModels models = std::move(*booted.models);
@@ -103,22 +111,13 @@ void simulate(const CameraArgs& a) {
   for (int64_t i = 0; i < data.count; ++i)
     frames.push_back({unwrap(compress::image_to_input(models.main.graph(), data, i), "preparing the frames"),
                       data.labels[static_cast<size_t>(i)]});
-  // A trial model earns its trust in the shadow: each successful shadow run is a success, and
-  // --max-shadow-failures failures (errors, or runs over the time limit) before it is trusted
-  // revert it to the last-known-good, as the watchdog would, with nothing to download.
-  bool marked_good = false, rejected = false;
-  int trial_failures = 0;
-  const bool on_trial = s.trial.has_value();
-  const ota::Slot trial_slot = s.active.value_or(ota::Slot::kA);
-  if (s.trial)
-    options.on_shadow_result = [&](bool ok) {
-      if (marked_good || rejected) return;
-      if (ok) {
-        marked_good = installer.record_success().value_or(false);
-      } else if (++trial_failures >= a.max_shadow_failures) {
-        rejected = installer.revert().has_value();
-      }
-    };
+  // A trial model earns its trust in the shadow (device::TrialJudge): each successful shadow run
+  // is a success, and --max-shadow-failures failures (errors, or runs over the time limit)
+  // before it is trusted revert it to the last-known-good, with nothing to download.
+  device::TrialJudge judge(installer, {a.max_shadow_failures});
+  const bool on_trial = start.challenger.has_value();
+  const ota::Slot trial_slot = start.challenger.value_or(ota::Slot::kA);
+  if (on_trial) options.on_shadow_result = judge.callback();
   std::optional<device::HttpRemoteStage> remote;
   if (!a.remote.empty()) remote.emplace(a.remote, clock);  // retry_after runs on simulated time
   auto engine = unwrap(device::Engine::create(std::move(models), options, clock, &thermal, &battery, remote ? &*remote : nullptr),
@@ -167,8 +166,9 @@ void simulate(const CameraArgs& a) {
                     {"trace", trace},
                     {"metrics", m.to_json()},
                     {"trial", on_trial ? Json{{"slot", ota::to_string(trial_slot)},
-                                              {"outcome", marked_good ? "marked-good" : rejected ? "reverted" : "on-trial"},
-                                              {"shadow_failures", trial_failures},
+                                              {"outcome", device::to_string(judge.verdict())},
+                                              {"shadow_successes", judge.successes()},
+                                              {"shadow_failures", judge.failures()},
                                               {"active", ota::to_string(*installer.state().active)}}
                                        : Json(nullptr)}});
     return;
@@ -201,7 +201,7 @@ void simulate(const CameraArgs& a) {
                                       answered, 100.0 * m.shadow_disagreements / answered, m.shadow_latency_delta_us_sum / answered / 1e3)
                         : std::string());
   }
-  if (on_trial) fmt::print("trial       {}\n", trial_verdict(installer, trial_slot, marked_good, rejected, trial_failures, options));
+  if (on_trial) fmt::print("trial       {}\n", trial_verdict(judge, installer.state(), trial_slot, options));
 }
 
 }  // namespace
