@@ -163,7 +163,7 @@ void print_state(const ota::SlotState& s) {
 
 struct UpdateArgs : CheckArgs {
   int attempts = 3;
-  bool no_delta = false;
+  bool no_delta = false, no_companion = false;
   uint64_t max_rate = 0;   // bytes per second, 0 = no cap
   ota::FixedConditions conditions;  // what the flags say about the network and the battery
   ota::DownloadPolicy policy;
@@ -230,6 +230,32 @@ void print_step(device::UpdateStep step, const device::UpdateOutcome& o) {
                    s.trial->attempts_left, describe_opt(s, s.last_known_good));
       break;
     }
+    case device::UpdateStep::kCompanion: {
+      const auto& c = *o.companion;
+      const auto what = [&] {
+        const auto& ct = c.target->info;
+        return fmt::format("{} {} ({}), {} bytes", ct.model, ct.model_version, ct.variant, ct.length);
+      };
+      switch (c.status) {
+        case device::CompanionStatus::kNone:
+          fmt::print("companion   none: the release has no smaller variant this device can run (L1 unavailable)\n");
+          break;
+        case device::CompanionStatus::kStored: fmt::print("companion   {}: already beside the model\n", what()); break;
+        case device::CompanionStatus::kInstalled: {
+          const auto& f = *c.fetch;
+          fmt::print("companion   {}: {}, verified, smoke test passed in {:.1f} ms; stored for L1\n", what(),
+                     f.already_there ? std::string("already downloaded")
+                     : f.delta       ? fmt::format("delta from {}, {} bytes", f.delta_base, c.downloaded_bytes)
+                                     : fmt::format("full artifact, {} bytes", c.downloaded_bytes),
+                     c.smoke_time.count() / 1e6);
+          break;
+        }
+        case device::CompanionStatus::kRefused:
+          fmt::print("companion   {} refused: {} (L1 unavailable; the model is not affected)\n", what(), c.reason);
+          break;
+      }
+      break;
+    }
   }
   std::fflush(stdout);  // each step shows as it happens, also through a pipe
 }
@@ -254,6 +280,18 @@ Json update_json(const device::UpdateOutcome& o) {
   }
   if (o.install) j["smoke_ms"] = o.install->smoke_time.count() / 1e6;
   j["downloaded_bytes"] = o.downloaded_bytes;
+  if (o.companion) {
+    const auto& c = *o.companion;
+    Json cj{{"status", device::to_string(c.status)}};
+    if (c.target)
+      cj["target"] = {{"path", c.target->path},         {"model_version", c.target->info.model_version},
+                      {"variant", c.target->info.variant}, {"length", c.target->info.length},
+                      {"sha256", c.target->info.sha256}};
+    if (c.fetch) cj["via"] = c.fetch->already_there ? "on-device" : c.fetch->delta ? "delta" : "full";
+    cj["downloaded_bytes"] = c.downloaded_bytes;
+    if (!c.reason.empty()) cj["reason"] = c.reason;
+    j["companion"] = cj;
+  }
   j["state"] = state_json(o.state);
   return j;
 }
@@ -266,6 +304,7 @@ void update(const UpdateArgs& a) {
   options.model = a.model;
   options.installer.trial_attempts = a.attempts;
   options.fetch.use_deltas = !a.no_delta;
+  options.companion = !a.no_companion;
   options.fetch.download.max_bytes_per_second = a.max_rate;
   options.fetch.download.policy = a.policy;
   if (!a.json) options.fetch.download.on_progress = [](uint64_t done, uint64_t total) { progress("download", done, total); };
@@ -378,8 +417,9 @@ void add_device_commands(CLI::App& app) {
       "One update cycle: check (as `device check`), download the resolved target — the signed delta from a model "
       "this device holds when the targets list one, else the whole artifact; resumable, rate-capped, deferred by the "
       "download policy (exit 1, 'deferred: …') — verify it, smoke-test it (golden vector), install it into the "
-      "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download. Each step "
-      "is printed as it completes");
+      "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download. Then the "
+      "release's smallest variant is installed beside it for the ladder's L1 (verified the same way; a refused one only "
+      "leaves L1 unavailable). Each step is printed as it completes");
   up->add_option("--repo", u.repo, "the repository's public folder: a path, file://DIR, or http(s)://HOST/PATH")->required();
   up->add_option("--data-dir", u.data_dir, "the device's trusted state and model slots")->required();
   up->add_option("--device-id", u.device_id, "this device's id (decides its cohort bucket)")->required();
@@ -401,6 +441,8 @@ void add_device_commands(CLI::App& app) {
   up->add_option("--min-battery", u.policy.min_battery_percent,
                  "below this battery level download only while charging (default: 20)")
       ->check(CLI::Range(0, 100));
+  up->add_flag("--no-companion", u.no_companion,
+                "do not install the release's smaller variant beside the model (the ladder's L1; docs/device-storage.md)");
   up->add_flag("--json", u.json, "print JSON");
   up->callback([] { update(u); });
 

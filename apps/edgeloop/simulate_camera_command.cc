@@ -61,6 +61,7 @@ void simulate(const CameraArgs& a) {
   auto slots = unwrap(device::DeviceSlots::open(a.data_dir));
   device::BootOptions boot_options;
   boot_options.load = load;
+  boot_options.companion_dir = device::companion_dir(a.data_dir);
   auto booted = unwrap(device::boot(slots->store(), boot_options));
   if (!booted.models) throw CommandError{fmt::format("{} has no model installed: run `edgeloop device update` first", a.data_dir)};
   const device::BootReport& start = booted.report;
@@ -76,7 +77,15 @@ void simulate(const CameraArgs& a) {
     models.challenger = load_model(a.challenger, load, "challenger");
     challenger = a.challenger;
   }
-  if (!a.smaller.empty()) models.smaller = load_model(a.smaller, load, "smaller");
+  // L1's smaller variant: the companion installed beside the answering model's release
+  // (device/companion.h), unless --smaller names one.
+  std::string smaller = start.companion ? fmt::format("the companion {} {} ({})", start.companion->model, start.companion->version,
+                                                      start.companion->variant)
+                                        : fmt::format("none ({}): L1 unavailable", start.companion_unavailable);
+  if (!a.smaller.empty()) {
+    models.smaller = load_model(a.smaller, load, "smaller");
+    smaller = a.smaller + " (--smaller)";
+  }
   // Split inference: the answering model cut at --cut; the device runs the head, the stage
   // server at --remote the tail (docs/split-inference.md).
   if (!a.remote.empty()) {
@@ -133,6 +142,7 @@ void simulate(const CameraArgs& a) {
     fmt::print("engine      tier {}: {} fps, deadline {} ms, throttle {:.0f} °C; ambient {:.0f} °C; answering: {}{}\n", a.tier,
                a.fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
                challenger.empty() ? "" : fmt::format("; in its shadow: {}", challenger));
+    fmt::print("smaller     {}\n", smaller);
     fmt::print("remote      {}\n", remote ? fmt::format("{} (the tail after '{}'; the device sends that activation, never the image)",
                                                         remote->describe(), a.cut)
                                            : std::string("offline (no remote stage: answers under the floor are flagged)"));
@@ -154,6 +164,7 @@ void simulate(const CameraArgs& a) {
       transitions.push_back({{"at_s", t.at_s}, {"from", device::to_string(t.from)}, {"to", device::to_string(t.to)}, {"cause", t.cause}});
     print_json(Json{{"tier", a.tier},
                     {"fps", a.fps},
+                    {"smaller", smaller},
                     {"seconds", report.simulated_seconds},
                     {"ambient_c", a.ambient},
                     {"throttle_c", report.throttle_c},
@@ -221,7 +232,9 @@ void add_simulate_camera_command(CLI::App* device) {
       ->check(CLI::Range(0.0, 50.0));
   c->add_option("--tier", a.tier, "the device's tier, for its budget (default mid)");
   c->add_option("--budgets", a.budgets, "budget config (docs/governor.md; default DATA_DIR/budgets.json, else built-in)");
-  c->add_option("--smaller", a.smaller, "the smaller variant the ladder's L1 and L2 run (e.g. the variant matrix's w4a8)");
+  c->add_option("--smaller", a.smaller,
+                "the smaller variant the ladder's L1 and L2 run, instead of the companion `device update` installed beside "
+                "the answering model (e.g. the variant matrix's w4a8)");
   c->add_option("--challenger", a.challenger, "a model to run in the shadow (default: the model on trial, if any)");
   c->add_option("--shadow-rate", a.shadow_rate, "share of frames the challenger sees (default 0.1)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--max-shadow-failures", a.max_shadow_failures,

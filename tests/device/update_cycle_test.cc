@@ -15,7 +15,7 @@ using world::ReleaseSpec;
 #define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
 
 const std::vector<UpdateStep> kInstallSteps = {UpdateStep::kChecked, UpdateStep::kReconciled, UpdateStep::kFetched,
-                                               UpdateStep::kInstalled};
+                                               UpdateStep::kInstalled, UpdateStep::kCompanion};
 
 // Padded so that a version bump's delta is a small share of the artifact.
 ReleaseSpec v(int version) { return {version, "fp32", 8192}; }
@@ -60,7 +60,7 @@ TEST(UpdateCycle, AFullDownloadProvisionsThenADeltaInstallsTheNextVersionOnTrial
   ASSERT_OK(again);
   EXPECT_EQ(again->action, UpdateAction::kAlreadyActive);
   EXPECT_EQ(again->downloaded_bytes, 0u);
-  EXPECT_EQ(w.steps, (std::vector<UpdateStep>{UpdateStep::kChecked, UpdateStep::kReconciled}));
+  EXPECT_EQ(w.steps, (std::vector<UpdateStep>{UpdateStep::kChecked, UpdateStep::kReconciled, UpdateStep::kCompanion}));
 }
 
 TEST(UpdateCycle, WithDeltasOffTheWholeArtifactIsDownloaded) {

@@ -13,6 +13,16 @@ Result<runtime::Program> load_slot(const ota::SlotStore& store, ota::Slot slot, 
   return program;
 }
 
+// The engine refuses a smaller variant whose first input differs from the main model's.
+bool same_first_input(const runtime::Program& a, const runtime::Program& b) {
+  const model::Graph& ga = a.graph();
+  const model::Graph& gb = b.graph();
+  if (ga.inputs.empty() || gb.inputs.empty()) return false;
+  const model::Tensor& x = ga.tensors[ga.inputs[0]];
+  const model::Tensor& y = gb.tensors[gb.inputs[0]];
+  return x.dtype == y.dtype && x.shape == y.shape;
+}
+
 }  // namespace
 
 Result<Booted> boot(ota::SlotStore& store, const BootOptions& options) {
@@ -49,7 +59,24 @@ Result<Booted> boot(ota::SlotStore& store, const BootOptions& options) {
   EL_TRY(auto main, load_slot(store, answering, options.load));
   report.answering = answering;
 
-  booted.models.emplace(EngineModels{std::move(main), std::nullopt, std::move(challenger), std::nullopt, std::nullopt});
+  // 4. The smaller variant of the answering model's release, if one is stored and loads.
+  std::optional<runtime::Program> smaller;
+  if (!options.companion_dir.empty()) {
+    const ota::SlotInfo& info = *s.info(answering);
+    auto companion = CompanionStore(options.companion_dir).find(info.model, info.version);
+    auto program = companion ? runtime::Program::load(companion->bytes, options.load)
+                             : Result<runtime::Program>(std::unexpected(companion.error()));
+    if (!program) {
+      report.companion_unavailable = program.error().message;
+    } else if (!same_first_input(*program, main)) {
+      report.companion_unavailable = fmt::format("the companion {} {} ({}) takes another input than the model that answers",
+                                                 companion->info.model, companion->info.version, companion->info.variant);
+    } else {
+      smaller = std::move(*program);
+      report.companion = companion->info;
+    }
+  }
+  booted.models.emplace(EngineModels{std::move(main), std::move(smaller), std::move(challenger), std::nullopt, std::nullopt});
   return booted;
 }
 

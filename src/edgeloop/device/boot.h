@@ -13,6 +13,7 @@
 #include <string>
 
 #include "edgeloop/base/error.h"
+#include "edgeloop/device/companion.h"
 #include "edgeloop/device/engine.h"
 #include "edgeloop/ota/installer.h"
 #include "edgeloop/ota/slot_store.h"
@@ -22,6 +23,8 @@ namespace edgeloop::device {
 
 struct BootOptions {
   runtime::LoadOptions load;  // how the models are prepared (default: the backends this CPU supports)
+  // Where the companions are (DATA/companion, device/companion.h); empty: no smaller variant.
+  std::filesystem::path companion_dir;
 };
 
 struct BootReport {
@@ -33,6 +36,11 @@ struct BootReport {
   // The trial model could not be loaded (its bytes no longer match, or the loader refused it):
   // it failed its trial, and was reverted at once. Why, or "".
   std::string trial_refused;
+  // The smaller variant loaded as EngineModels::smaller (L1): the companion of the answering
+  // model's name and version. None: why not, in `companion_unavailable` ("" without a
+  // companion folder).
+  std::optional<CompanionInfo> companion;
+  std::string companion_unavailable;
 };
 
 struct Booted {
@@ -43,7 +51,8 @@ struct Booted {
 // The watchdog step (ota::Installer::on_start), then the models: the slots' bytes are checked
 // against the state record (SHA-256) and verified by the loader. An answering model that does
 // not load is an error (the state stays as the watchdog left it); a trial model that does not
-// load is reverted.
+// load is reverted. A companion that is missing, damaged, of another version or with another
+// input than the answering model is not used: L1 is then unavailable, nothing else changes.
 Result<Booted> boot(ota::SlotStore& store, const BootOptions& options = {});
 
 }  // namespace edgeloop::device

@@ -21,6 +21,7 @@ std::string_view to_string(UpdateStep step) {
     case UpdateStep::kReconciled: return "reconciled";
     case UpdateStep::kFetched: return "fetched";
     case UpdateStep::kInstalled: return "installed";
+    case UpdateStep::kCompanion: return "companion";
   }
   return "?";
 }
@@ -69,14 +70,41 @@ Result<UpdateOutcome> run_update_cycle(const std::filesystem::path& data_dir, co
     case ota::ReconcileAction::kNeedsInstall: break;
   }
   step(UpdateStep::kReconciled, out);
-  if (out.reconcile != ota::ReconcileAction::kNeedsInstall) return out;
+  ota::Downloader downloader(env.clock, env.sleep, env.conditions);
+
+  // The release's smaller variant, once the main model is settled; the store keeps the
+  // companions of the versions in the slots.
+  auto companion_step = [&] {
+    if (!options.companion || out.action == UpdateAction::kFailedHere) return;
+    CompanionStore store(companion_dir(data_dir));
+    auto chosen = choose_companion(client->trusted().targets->meta, r.path, options.device.runtime_version);
+    if (chosen) {
+      CompanionOptions co;
+      co.fetch = options.fetch;
+      co.load = options.installer.load;
+      co.smoke_budget = options.installer.smoke_budget;
+      auto bases = ota::slot_artifacts(installer.store());
+      out.companion = install_companion(store, downloader, env.transport, *chosen, bases ? *bases : std::vector<ota::LocalArtifact>{},
+                                        env.clock, co);
+    } else {
+      out.companion = CompanionOutcome{};
+    }
+    std::vector<std::string> versions;
+    for (ota::Slot slot : {ota::Slot::kA, ota::Slot::kB})
+      if (const auto& info = out.state.info(slot); info && info->model == r.model) versions.push_back(info->version);
+    (void)store.keep_only(r.model, versions);  // a leftover costs space, not correctness
+    step(UpdateStep::kCompanion, out);
+  };
+  if (out.reconcile != ota::ReconcileAction::kNeedsInstall) {
+    companion_step();
+    return out;
+  }
 
   // Refused before anything is downloaded: a trial must end before another model comes in.
   if (const auto& trial = installer.state().trial)
     return make_error(ErrorCode::kFailedPrecondition,
                       "slot {} is on trial; mark it good or revert it before installing another model",
                       ota::to_string(trial->slot));
-  ota::Downloader downloader(env.clock, env.sleep, env.conditions);
   auto installed = ota::install_target(installer, downloader, env.transport, r.path, t, downloads_dir(data_dir), options.fetch,
                                        [&](const ota::FetchReport& fetch) {
                                          out.fetch = fetch;
@@ -90,6 +118,7 @@ Result<UpdateOutcome> run_update_cycle(const std::filesystem::path& data_dir, co
   out.action = installed->install.provisioned ? UpdateAction::kProvisioned : UpdateAction::kInstalledOnTrial;
   out.state = installer.state();
   step(UpdateStep::kInstalled, out);
+  companion_step();
   return out;
 }
 

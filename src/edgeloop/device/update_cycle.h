@@ -2,7 +2,8 @@
 // metadata the TUF way, resolve which target this device runs (fleet), reconcile the slots with
 // it (nothing to do, a recall flipped back with no download, a target that failed here) and,
 // when a new model is wanted, fetch it — the signed delta from a model the device holds, else
-// the whole artifact — verify, smoke-test and install it on trial.
+// the whole artifact — verify, smoke-test and install it on trial; then the release's smaller
+// variant beside it, for the ladder's L1 (device/companion.h).
 //
 // Everything that varies is injected: the transport, the clock, how to wait, the device's
 // conditions (the download policy's inputs). Each step is reported through a callback as it
@@ -18,6 +19,7 @@
 
 #include "edgeloop/base/clock.h"
 #include "edgeloop/base/error.h"
+#include "edgeloop/device/companion.h"
 #include "edgeloop/fleet/rollout_resolver.h"
 #include "edgeloop/ota/client.h"
 #include "edgeloop/ota/download_policy.h"
@@ -57,6 +59,7 @@ enum class UpdateStep {
   kReconciled,  // the slots compared with the target: `reconcile` (and `action` unless an install follows)
   kFetched,     // the artifact is on the device, not yet verified: `fetch`
   kInstalled,   // verified, smoke-tested, installed and switched to: `install`, `action`
+  kCompanion,   // the release's smaller variant looked after: `companion` (not after kFailedHere)
 };
 std::string_view to_string(UpdateStep step);
 
@@ -67,8 +70,10 @@ struct UpdateOutcome {
   UpdateAction action = UpdateAction::kAlreadyActive;
   std::optional<ota::FetchReport> fetch;
   std::optional<ota::InstallReport> install;
-  uint64_t downloaded_bytes = 0;  // by this cycle (abandoned delta bytes included)
+  uint64_t downloaded_bytes = 0;  // for the main target by this cycle (abandoned delta bytes included)
   ota::SlotState state;           // the slots after the last step
+  // The smaller variant beside it (L1): never an error of the cycle; its own downloaded bytes.
+  std::optional<CompanionOutcome> companion;
 };
 
 using UpdateStepCallback = std::function<void(UpdateStep, const UpdateOutcome&)>;
@@ -78,6 +83,8 @@ struct UpdateCycleOptions {
   std::string model;                 // "" = the only model the rollout names
   ota::InstallerOptions installer;   // trial attempts, smoke test budget and backends
   ota::FetchOptions fetch;           // deltas on or off; rate cap, download policy, progress
+  // Also install the release's smaller variant beside the main model (device/companion.h).
+  bool companion = true;
 };
 
 // What the cycle runs against; all must outlive the call.
@@ -93,7 +100,9 @@ struct UpdateEnvironment {
 // installer's atomic steps; a refused download or install leaves them as they were. Errors are
 // the steps' own, with the step named: a deferral by the download policy is kDeferred (the
 // partial download stays and the next cycle resumes it); installing while a trial runs is
-// kFailedPrecondition, before anything is downloaded.
+// kFailedPrecondition, before anything is downloaded. The companion step comes after the main
+// model's and only reports: it never fails the cycle and never touches the slots. The store
+// keeps the companions of the versions the two slots hold and drops the others.
 Result<UpdateOutcome> run_update_cycle(const std::filesystem::path& data_dir, const UpdateEnvironment& env,
                                        const UpdateCycleOptions& options, const UpdateStepCallback& on_step = {});
 
