@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "edgeloop/base/file.h"
 #include "edgeloop/device/boot.h"
+#include "edgeloop/device/conditions.h"
 #include "edgeloop/device/data_dir.h"
 #include "edgeloop/device/update_cycle.h"
 #include "edgeloop/fleet/rollout_resolver.h"
@@ -165,7 +166,12 @@ struct UpdateArgs : CheckArgs {
   int attempts = 3;
   bool no_delta = false, no_companion = false;
   uint64_t max_rate = 0;   // bytes per second, 0 = no cap
-  ota::FixedConditions conditions;  // what the flags say about the network and the battery
+  // The download policy's inputs: read from the device (device::PlatformConditions), each one
+  // the flags state overriding its reading.
+  std::string power_supply = "/sys/class/power_supply", network_state;
+  bool metered = false, charging = false;
+  int battery = -1;
+  const CLI::Option* battery_flag = nullptr;
   ota::DownloadPolicy policy;
 };
 
@@ -308,11 +314,35 @@ void update(const UpdateArgs& a) {
   options.fetch.download.max_bytes_per_second = a.max_rate;
   options.fetch.download.policy = a.policy;
   if (!a.json) options.fetch.download.on_progress = [](uint64_t done, uint64_t total) { progress("download", done, total); };
-  const device::UpdateEnvironment env{*transport, SystemClock::instance(), ota::real_sleep(), a.conditions};
+  // No power_supply folder (a board without one, a container): mains, as the policy reads it.
+  auto power = device::sysfs_power(a.power_supply);
+  device::ConditionOverrides overrides;
+  if (a.metered) overrides.metered = true;
+  if (a.charging) overrides.charging = true;
+  if (a.battery_flag && a.battery_flag->count()) overrides.battery_percent = a.battery;
+  const device::NetworkStateFile network{a.network_state.empty() ? std::filesystem::path(a.data_dir) / "network-state"
+                                                                 : std::filesystem::path(a.network_state)};
+  const device::PlatformConditions conditions(power ? power->get() : nullptr, network, SystemClock::instance(), overrides);
+  const device::ConditionsReading reading = conditions.reading();
+  if (!a.json)
+    fmt::print("conditions  network {} ({}); {} ({})\n", reading.metered ? "metered" : "unmetered", reading.network_source,
+               reading.battery_percent < 0 ? std::string("no battery")
+                                           : fmt::format("battery {}%{}", reading.battery_percent,
+                                                         reading.charging ? ", charging" : ", not charging"),
+               power ? reading.power_source : fmt::format("{}: {}", reading.power_source, power.error().message));
+  const device::UpdateEnvironment env{*transport, SystemClock::instance(), ota::real_sleep(), conditions};
   device::UpdateStepCallback on_step;
   if (!a.json) on_step = print_step;
   auto outcome = unwrap(device::run_update_cycle(a.data_dir, env, options, on_step));
-  if (a.json) print_json(update_json(outcome));
+  if (a.json) {
+    Json j = update_json(outcome);
+    j["conditions"] = {{"metered", reading.metered},
+                       {"charging", reading.charging},
+                       {"battery_percent", reading.battery_percent},
+                       {"network_source", reading.network_source},
+                       {"power_source", reading.power_source}};
+    print_json(j);
+  }
 }
 
 struct SlotArgs {
@@ -419,7 +449,8 @@ void add_device_commands(CLI::App& app) {
       "download policy (exit 1, 'deferred: …') — verify it, smoke-test it (golden vector), install it into the "
       "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download. Then the "
       "release's smallest variant is installed beside it for the ladder's L1 (verified the same way; a refused one only "
-      "leaves L1 unavailable). Each step is printed as it completes");
+      "leaves L1 unavailable). The download policy reads the battery from sysfs and the network from the platform's "
+      "state file; --metered, --battery and --charging override. Each step is printed as it completes");
   up->add_option("--repo", u.repo, "the repository's public folder: a path, file://DIR, or http(s)://HOST/PATH")->required();
   up->add_option("--data-dir", u.data_dir, "the device's trusted state and model slots")->required();
   up->add_option("--device-id", u.device_id, "this device's id (decides its cohort bucket)")->required();
@@ -432,11 +463,17 @@ void add_device_commands(CLI::App& app) {
   up->add_flag("--no-delta", u.no_delta, "always download the whole artifact, even when the targets list a delta from a "
                                          "model this device holds");
   up->add_option("--max-rate", u.max_rate, "download at most this many bytes per second on average (default: no cap)");
-  up->add_flag("--metered", u.conditions.is_metered, "this device's network costs by the byte (cellular)");
+  up->add_option("--power-supply", u.power_supply,
+                 "the sysfs power_supply folder the battery and charging are read from (default /sys/class/power_supply; "
+                 "absent: mains power)");
+  up->add_option("--network-state", u.network_state,
+                 "the file the platform writes 'metered' or 'unmetered' to (default DATA_DIR/network-state; absent: "
+                 "unmetered; docs/downloads.md)");
+  up->add_flag("--metered", u.metered, "this device's network costs by the byte (cellular), whatever the platform says");
   up->add_flag("--allow-metered", u.policy.allow_metered, "download on a metered network too (default: defer)");
-  up->add_option("--battery", u.conditions.battery, "battery level in percent (default: no battery, mains-powered)")
+  u.battery_flag = up->add_option("--battery", u.battery, "battery level in percent, instead of the power supply's reading")
       ->check(CLI::Range(0, 100));
-  up->add_flag("--charging", u.conditions.is_charging, "the device is on a charger");
+  up->add_flag("--charging", u.charging, "the device is on a charger, whatever the power supply says");
   up->add_flag("--require-charging", u.policy.require_charging, "download only while charging");
   up->add_option("--min-battery", u.policy.min_battery_percent,
                  "below this battery level download only while charging (default: 20)")
