@@ -369,8 +369,16 @@ void status(const SlotArgs& a) {
 void mark_good(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
   ota::Installer installer(slots->store(), SystemClock::instance());
+  auto before = installer.state();
   unwrap(installer.mark_good(), "mark-good");
   const auto& s = installer.state();
+  if (a.json) {
+    print_json(Json{{"action", "marked-good"},
+                    {"slot", ota::to_string(*s.active)},
+                    {"successes_recorded", before.trial->successes},
+                    {"state", state_json(s)}});
+    return;
+  }
   fmt::print("marked good {}: the trial is over; last-known-good stays {}\n", describe_opt(s, s.active),
              describe_opt(s, s.last_known_good));
 }
@@ -381,6 +389,15 @@ void revert(const SlotArgs& a) {
   auto before = installer.state();
   unwrap(installer.revert(), "revert");
   const auto& s = installer.state();
+  if (a.json) {
+    print_json(Json{{"action", "reverted"},
+                    {"from", ota::to_string(*before.active)},
+                    {"to", ota::to_string(*s.active)},
+                    {"trial_failed", before.trial.has_value()},
+                    {"downloaded_bytes", 0},
+                    {"state", state_json(s)}});
+    return;
+  }
   fmt::print("reverted    from {} to {} (a pointer flip, nothing downloaded); last-known-good now {}\n",
              describe_opt(before, before.active), describe_opt(s, s.active), describe_opt(s, s.last_known_good));
 }
@@ -422,7 +439,12 @@ void start(const SlotArgs& a) {
 }  // namespace
 
 void add_device_commands(CLI::App& app) {
-  auto* device = app.add_subcommand("device", "The device side: verify the repository and resolve this device's model");
+  auto* device = app.add_subcommand(
+      "device",
+      "The device side (docs/device-storage.md, docs/engine.md): check (verify the repository, resolve this device's "
+      "model), update (one update cycle into the inactive slot, on trial, with the smaller variant beside it), status, "
+      "mark-good, revert (a pointer flip, no network), start (the watchdog step a process runs first), simulate-camera "
+      "(the on-device engine on a simulated die and battery)");
   device->require_subcommand(1);
 
   static CheckArgs a;
@@ -492,8 +514,8 @@ void add_device_commands(CLI::App& app) {
   };
   slot_command("status", "Show the model slots: what each holds, which is active, the last-known-good, the trial", status,
                true);
-  slot_command("mark-good", "End the trial: the active model is trusted", mark_good, false);
-  slot_command("revert", "Go back to the last-known-good model now (a pointer flip, no network)", revert, false);
+  slot_command("mark-good", "End the trial: the active model is trusted", mark_good, true);
+  slot_command("revert", "Go back to the last-known-good model now (a pointer flip, no network)", revert, true);
   add_simulate_camera_command(device);
   slot_command("start",
                "The watchdog step a process runs at start: on trial, spend one attempt before the model runs; with "

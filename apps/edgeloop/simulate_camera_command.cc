@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 struct CameraArgs {
   std::string data_dir, tier = "mid", budgets, smaller, challenger, images = "fashion-mnist:test", pin_level, remote, cut;
-  double fps = 30, seconds = 60, ambient = 25, device_watts = 2.5, battery = 80, shadow_rate = 0.1, floor = 0.5;
+  double fps = 0, seconds = 60, ambient = 25, device_watts = 2.5, battery = 80, shadow_rate = 0.1, floor = 0.5;
   int max_shadow_failures = 3;
   bool charging = false, offline = false, json = false, realtime = false;
   RuntimeFlags runtime;
@@ -100,7 +100,15 @@ void simulate(const CameraArgs& a) {
                                           : device::default_budget_config();
   device::EngineOptions options;
   options.envelope = unwrap(config.for_tier(a.tier), "--tier");
-  options.envelope.fps = a.fps;
+  // --fps: the stream at another rate than the tier's, re-validated; L2's lower rate must stay
+  // below it (else it becomes half of it: device::with_fps).
+  bool lower_rate_clamped = false;
+  if (a.fps > 0) {
+    auto at = unwrap(device::with_fps(options.envelope, a.fps, "--fps with tier " + a.tier));
+    options.envelope = at.envelope;
+    lower_rate_clamped = at.lower_rate_clamped;
+  }
+  const double fps = options.envelope.fps;
   options.accuracy_floor = a.floor;
   options.shadow_rate = a.shadow_rate;
   if (!a.pin_level.empty()) {
@@ -127,25 +135,33 @@ void simulate(const CameraArgs& a) {
   const bool on_trial = start.challenger.has_value();
   const ota::Slot trial_slot = start.challenger.value_or(ota::Slot::kA);
   if (on_trial) options.on_shadow_result = judge.callback();
+  // --offline: the device has no network. A configured stage is then never called (the engine
+  // gets none): answers under the floor are flagged below-floor-offline and L3 is skipped.
   std::optional<device::HttpRemoteStage> remote;
-  if (!a.remote.empty()) remote.emplace(a.remote, clock);  // retry_after runs on simulated time
+  if (!a.remote.empty() && !a.offline) remote.emplace(a.remote, clock);  // retry_after runs on simulated time
   auto engine = unwrap(device::Engine::create(std::move(models), options, clock, &thermal, &battery, remote ? &*remote : nullptr),
                        "starting the engine");
 
   sim::CameraOptions co;
-  co.fps = a.fps;
+  co.fps = fps;
   co.seconds = a.seconds;
   co.realtime = a.realtime;
   if (!a.json) {
     fmt::print("start       {}{}\n", ota::to_string(start.action),
                start.trial_refused.empty() ? "" : fmt::format(" (the trial model does not load: {}; reverted)", start.trial_refused));
     fmt::print("engine      tier {}: {} fps, deadline {} ms, throttle {:.0f} °C; ambient {:.0f} °C; answering: {}{}\n", a.tier,
-               a.fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
+               fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
                challenger.empty() ? "" : fmt::format("; in its shadow: {}", challenger));
     fmt::print("smaller     {}\n", smaller);
-    fmt::print("remote      {}\n", remote ? fmt::format("{} (the tail after '{}'; the device sends that activation, never the image)",
+    if (lower_rate_clamped)
+      fmt::print("rates       L2's lower rate of tier {} is not below --fps {}: L2 runs at {} fps (half of it)\n", a.tier, fps,
+                 options.envelope.effective_lower_rate_fps());
+    fmt::print("remote      {}\n", remote       ? fmt::format("{} (the tail after '{}'; the device sends that activation, never the image)",
                                                         remote->describe(), a.cut)
-                                           : std::string("offline (no remote stage: answers under the floor are flagged)"));
+                           : a.remote.empty() ? std::string("offline (no remote stage: answers under the floor are flagged)")
+                                              : fmt::format("offline (--offline: the stage at {} is never called; answers under "
+                                                            "the floor are flagged, L3 is skipped)",
+                                                            a.remote));
     co.on_transition = [](const device::Transition& t) {
       fmt::print("{:8.1f} s  {} -> {}: {}\n", t.at_s, device::to_string(t.from), device::to_string(t.to), t.cause);
     };
@@ -163,7 +179,9 @@ void simulate(const CameraArgs& a) {
     for (const auto& t : report.transitions)
       transitions.push_back({{"at_s", t.at_s}, {"from", device::to_string(t.from)}, {"to", device::to_string(t.to)}, {"cause", t.cause}});
     print_json(Json{{"tier", a.tier},
-                    {"fps", a.fps},
+                    {"fps", fps},
+                    {"lower_rate_fps", options.envelope.effective_lower_rate_fps()},
+                    {"offline", !remote.has_value()},
                     {"smaller", smaller},
                     {"seconds", report.simulated_seconds},
                     {"ambient_c", a.ambient},
@@ -224,7 +242,10 @@ void add_simulate_camera_command(CLI::App* device) {
       "Stream Fashion-MNIST test images as camera frames through the on-device engine (deadline, degradation ladder, "
       "shadow challenger) on a simulated die and battery: prints the ladder's transitions and the guardrail summary");
   c->add_option("--data-dir", a.data_dir, "the device's data folder (its installed model is the one that answers)")->required();
-  c->add_option("--fps", a.fps, "frame rate of the stream (default 30)")->check(CLI::Range(1.0, 240.0));
+  c->add_option("--fps", a.fps,
+                "frame rate of the stream (default: the tier's); the budget is validated again at this rate, and an L2 "
+                "lower rate not below it becomes half of it")
+      ->check(CLI::Range(1.0, 240.0));
   c->add_option("--seconds", a.seconds, "simulated seconds (default 60)")->check(CLI::Range(1.0, 86400.0));
   c->add_option("--ambient", a.ambient, "ambient temperature in °C (default 25)")->check(CLI::Range(-40.0, 60.0));
   c->add_option("--device-watts", a.device_watts,
@@ -243,12 +264,14 @@ void add_simulate_camera_command(CLI::App* device) {
   c->add_option("--floor", a.floor, "accuracy floor: answers under this confidence escalate to the remote stage, or are flagged (default 0.5)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--battery", a.battery, "battery level at the start, percent (default 80)")->check(CLI::Range(0.0, 100.0));
   c->add_flag("--charging", a.charging, "the device is on a charger");
-  auto* offline = c->add_flag("--offline", a.offline, "no remote stage (the default without --remote): never wait for the network");
+  c->add_flag("--offline", a.offline,
+             "the device is offline: never wait for the network; a --remote stage is never called (answers under the floor "
+             "are flagged below-floor-offline, L3 is skipped); the default without --remote");
   auto* remote = c->add_option("--remote", a.remote,
                                "a stage server (`edgeloop stage-server`), e.g. http://127.0.0.1:8090: answers under the floor "
                                "escalate to it, and the ladder's L3 sends every frame's cut activation");
   auto* cut = c->add_option("--cut", a.cut, "the tensor the model is cut at, the stage server's --cut (`edgeloop model cuts` lists them)");
-  remote->needs(cut)->excludes(offline);
+  remote->needs(cut);
   cut->needs(remote);
   c->add_option("--pin-level", a.pin_level, "hold one ladder level, bypassing the governor (comparisons), e.g. L0-full");
   c->add_flag("--realtime", a.realtime,
