@@ -3,6 +3,10 @@
 
 #include "cli.h"
 #include "edgeloop/base/file.h"
+#include "edgeloop/device/boot.h"
+#include "edgeloop/device/conditions.h"
+#include "edgeloop/device/data_dir.h"
+#include "edgeloop/device/update_cycle.h"
 #include "edgeloop/fleet/rollout_resolver.h"
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/ota/client.h"
@@ -19,17 +23,10 @@ struct CheckArgs {
   bool json = false;
 };
 
-// The TUF update and the resolution, shared by `device check` and `device update`.
-struct Checked {
-  ota::Client client;
-  std::unique_ptr<ota::Transport> transport;
-  ota::UpdateReport report;
-  fleet::Resolution resolution;
-};
-
-Checked run_check(const CheckArgs& a) {
+// First trust: a device that trusts no root yet is provisioned with --root (the repository's
+// 1.root.json, obtained out of band); --root is refused once a root is trusted.
+void ensure_provisioned(const CheckArgs& a) {
   namespace fs = std::filesystem;
-  const Clock& clock = SystemClock::instance();
   if (!fs::exists(fs::path(a.data_dir) / "metadata" / "root.json")) {
     if (a.root.empty())
       throw CommandError{fmt::format("{} holds no trusted root yet: provision the device once with --root ROOT.json "
@@ -40,14 +37,24 @@ Checked run_check(const CheckArgs& a) {
   } else if (!a.root.empty()) {
     throw CommandError{fmt::format("{} already trusts a root; --root is only for the first check", a.data_dir)};
   }
-  auto client = unwrap(ota::Client::open(a.data_dir, clock), "loading the trusted metadata");
+}
+
+fleet::DeviceProfile profile(const CheckArgs& a) { return {a.device_id, a.tier, a.runtime_version}; }
+
+// The TUF update and the resolution (`device check`).
+struct Checked {
+  ota::Client client;
+  std::unique_ptr<ota::Transport> transport;
+  ota::UpdateReport report;
+  fleet::Resolution resolution;
+};
+
+Checked run_check(const CheckArgs& a) {
+  ensure_provisioned(a);
+  auto client = unwrap(ota::Client::open(a.data_dir, SystemClock::instance()), "loading the trusted metadata");
   auto transport = unwrap(ota::make_transport(a.repo), "--repo");
-  auto report = unwrap(client.update(*transport), "updating from " + transport->describe());
-  const auto& trusted = client.trusted();
-  if (!trusted.targets || !trusted.rollout) throw CommandError{"the repository has no targets or rollout metadata"};
-  fleet::DeviceProfile device{a.device_id, a.tier, a.runtime_version};
-  auto resolution = unwrap(fleet::resolve(trusted.targets->meta, trusted.rollout->meta, device, a.model), "resolving the target");
-  return Checked{std::move(client), std::move(transport), std::move(report), std::move(resolution)};
+  auto checked = unwrap(device::check_for_update(client, *transport, profile(a), a.model));
+  return Checked{std::move(client), std::move(transport), std::move(checked.metadata), std::move(checked.resolution)};
 }
 
 void check(const CheckArgs& a) {
@@ -105,19 +112,8 @@ void check(const CheckArgs& a) {
 // ---------------------------------------------------------------------------------------------
 // The model slots (docs/device-storage.md): update, status, mark-good, revert, start.
 
-std::filesystem::path slots_dir(const std::string& data_dir) { return std::filesystem::path(data_dir) / "slots"; }
-
-struct Slots {
-  ota::DirectoryStorage storage;
-  std::optional<ota::SlotStore> store;
-};
-
-// Opened in place: SlotStore keeps a pointer to the storage, so the pair lives on the heap.
-std::unique_ptr<Slots> open_slots(const std::string& data_dir) {
-  auto storage = unwrap(ota::DirectoryStorage::open(slots_dir(data_dir)), "opening the model slots");
-  auto slots = std::unique_ptr<Slots>(new Slots{std::move(storage), std::nullopt});
-  slots->store = unwrap(ota::SlotStore::open(slots->storage), "reading the slot state in " + slots_dir(data_dir).string());
-  return slots;
+std::unique_ptr<device::DeviceSlots> open_slots(const std::string& data_dir) {
+  return unwrap(device::DeviceSlots::open(data_dir));
 }
 
 std::string describe(const ota::SlotState& s, ota::Slot slot) {
@@ -168,9 +164,14 @@ void print_state(const ota::SlotState& s) {
 
 struct UpdateArgs : CheckArgs {
   int attempts = 3;
-  bool no_delta = false;
+  bool no_delta = false, no_companion = false;
   uint64_t max_rate = 0;   // bytes per second, 0 = no cap
-  ota::FixedConditions conditions;  // what the flags say about the network and the battery
+  // The download policy's inputs: read from the device (device::PlatformConditions), each one
+  // the flags state overriding its reading.
+  std::string power_supply = "/sys/class/power_supply", network_state;
+  bool metered = false, charging = false;
+  int battery = -1;
+  const CLI::Option* battery_flag = nullptr;
   ota::DownloadPolicy policy;
 };
 
@@ -179,106 +180,169 @@ std::string share(uint64_t part, uint64_t whole) {
   return fmt::format("{} of {} bytes ({:.2f}% of the full artifact)", part, whole, whole ? 100.0 * part / whole : 0.0);
 }
 
-void update(const UpdateArgs& a) {
-  auto checked = run_check(a);
-  const auto& r = checked.resolution;
+// One line per step, printed as the step completes.
+void print_step(device::UpdateStep step, const device::UpdateOutcome& o) {
+  const auto& r = o.check.resolution;
   const auto& t = r.target;
-  auto slots = open_slots(a.data_dir);
-  ota::InstallerOptions options;
-  options.trial_attempts = a.attempts;
-  ota::Installer installer(*slots->store, SystemClock::instance(), options);
-  const auto& rollout = checked.client.trusted().rollout->meta.models;
-  auto model_rollout = rollout.find(r.model);
-  std::string floor = model_rollout == rollout.end() ? "" : model_rollout->second.floor;
-
-  Json j{{"target",
-          {{"path", r.path}, {"model", r.model}, {"model_version", t.model_version}, {"variant", t.variant},
-           {"length", t.length}, {"sha256", t.sha256}}},
-         {"reason", r.reason}};
-  if (!a.json) {
-    fmt::print("check       {} {} ({}), {}, {} bytes\n", r.model, t.model_version, t.variant, r.path, t.length);
-    fmt::print("why         {}\n", r.reason);
-  }
-  auto action = unwrap(installer.reconcile({t.sha256, t.model_version, floor}), "reconciling the slots");
-  uint64_t downloaded = 0;
-  const auto& s = installer.state();
-  switch (action) {
-    case ota::ReconcileAction::kAlreadyActive:
-      if (!a.json) fmt::print("slots       already active in slot {}: nothing to do\n", ota::to_string(*s.active));
-      j["action"] = "already-active";
+  const auto& s = o.state;
+  switch (step) {
+    case device::UpdateStep::kChecked:
+      fmt::print("check       {} {} ({}), {}, {} bytes\n", r.model, t.model_version, t.variant, r.path, t.length);
+      fmt::print("why         {}\n", r.reason);
       break;
-    case ota::ReconcileAction::kFlippedToLastKnownGood:
-      if (!a.json)
-        fmt::print("recall      flipped to the last-known-good: active {}; nothing downloaded\n",
-                   describe_opt(s, s.active));
-      j["action"] = "flipped-to-last-known-good";
-      break;
-    case ota::ReconcileAction::kFailedHere:
-      if (!a.json)
-        fmt::print("refused     this target failed its trial on this device; it is not installed again "
-                   "(the active model stays: {})\n",
-                   describe_opt(s, s.active));
-      j["action"] = "failed-here";
-      break;
-    case ota::ReconcileAction::kNeedsInstall: {
-      if (s.trial)
-        throw CommandError{fmt::format("slot {} is on trial; run `edgeloop device mark-good` or `edgeloop device revert` "
-                                       "before installing another model",
-                                       ota::to_string(s.trial->slot))};
-      ota::Downloader downloader(SystemClock::instance(), ota::real_sleep(), a.conditions);
-      ota::FetchOptions fetch;
-      fetch.use_deltas = !a.no_delta;
-      fetch.download.max_bytes_per_second = a.max_rate;
-      fetch.download.policy = a.policy;
-      if (!a.json) fetch.download.on_progress = [](uint64_t done, uint64_t total) { progress("download", done, total); };
-      auto work_dir = std::filesystem::path(a.data_dir) / "downloads";
-      auto installed = unwrap(ota::install_target(installer, downloader, *checked.transport, r.path, t, work_dir, fetch),
-                              "updating to " + r.path);
-      const auto& f = installed.fetch;
-      const auto& report = installed.install;
-      downloaded = f.bytes_downloaded;
-      if (!a.json) {
-        if (!f.fallback_reason.empty()) fmt::print("fallback    {}: the full artifact instead\n", f.fallback_reason);
-        std::string resumed = f.resumed_from ? fmt::format(", resumed after {} bytes of an earlier run", f.resumed_from) : "";
-        if (f.already_there)
-          fmt::print("download    nothing: already on this device ({})\n", f.local_source);
-        else if (f.delta)
-          fmt::print("download    delta from {}: {}{}\n", f.delta_base, share(f.bytes_downloaded, t.length), resumed);
-        else
-          fmt::print("download    full artifact: {} bytes{}\n", f.bytes_downloaded, resumed);
-        if (f.apply)
-          fmt::print("apply       patched into {} bytes (buffers at peak: {} bytes); SHA-256 matches the signed targets\n",
-                     f.apply->target_bytes, f.apply->peak_buffer_bytes);
-        else if (!f.already_there)
-          fmt::print("            length and SHA-256 match the signed targets\n");
+    case device::UpdateStep::kReconciled:
+      switch (o.reconcile) {
+        case ota::ReconcileAction::kAlreadyActive:
+          fmt::print("slots       already active in slot {}: nothing to do\n", ota::to_string(*s.active));
+          break;
+        case ota::ReconcileAction::kFlippedToLastKnownGood:
+          fmt::print("recall      flipped to the last-known-good: active {}; nothing downloaded\n", describe_opt(s, s.active));
+          break;
+        case ota::ReconcileAction::kFailedHere:
+          fmt::print("refused     this target failed its trial on this device; it is not installed again "
+                     "(the active model stays: {})\n",
+                     describe_opt(s, s.active));
+          break;
+        case ota::ReconcileAction::kNeedsInstall: break;
       }
-      j["download"] = {{"via", f.already_there ? "on-device" : f.delta ? "delta" : "full"},
-                       {"local_source", f.already_there ? Json(f.local_source) : Json(nullptr)},
-                       {"delta_from", f.delta ? Json(f.delta_base) : Json(nullptr)},
-                       {"delta_path", f.delta ? Json(f.delta->path) : Json(nullptr)},
-                       {"fallback_reason", f.fallback_reason.empty() ? Json(nullptr) : Json(f.fallback_reason)},
-                       {"resumed_from", f.resumed_from},
-                       {"transfers", f.transfers}};
-      const auto& after = report.state;
-      if (!a.json) {
-        fmt::print("verify      loader verification passed; name, version and variant match the targets\n");
-        fmt::print("smoke test  golden vector passed in {:.1f} ms\n", report.smoke_time.count() / 1e6);
-        fmt::print("install     written to slot {} (durable)\n", ota::to_string(report.slot));
-        if (report.provisioned)
-          fmt::print("switch      active slot {}: the first model, nothing to fall back to, so no trial\n",
-                     ota::to_string(report.slot));
-        else
-          fmt::print("switch      active slot {} on trial ({} attempts), last-known-good {}\n",
-                     ota::to_string(report.slot), after.trial->attempts_left, describe_opt(after, after.last_known_good));
+      break;
+    case device::UpdateStep::kFetched: {
+      const auto& f = *o.fetch;
+      if (!f.fallback_reason.empty()) fmt::print("fallback    {}: the full artifact instead\n", f.fallback_reason);
+      std::string resumed = f.resumed_from ? fmt::format(", resumed after {} bytes of an earlier run", f.resumed_from) : "";
+      if (f.already_there)
+        fmt::print("download    nothing: already on this device ({})\n", f.local_source);
+      else if (f.delta)
+        fmt::print("download    delta from {}: {}{}\n", f.delta_base, share(f.bytes_downloaded, t.length), resumed);
+      else
+        fmt::print("download    full artifact: {} bytes{}\n", f.bytes_downloaded, resumed);
+      if (f.apply)
+        fmt::print("apply       patched into {} bytes (buffers at peak: {} bytes); SHA-256 matches the signed targets\n",
+                   f.apply->target_bytes, f.apply->peak_buffer_bytes);
+      else if (!f.already_there)
+        fmt::print("            length and SHA-256 match the signed targets\n");
+      break;
+    }
+    case device::UpdateStep::kInstalled: {
+      const auto& report = *o.install;
+      fmt::print("verify      loader verification passed; name, version and variant match the targets\n");
+      fmt::print("smoke test  golden vector passed in {:.1f} ms\n", report.smoke_time.count() / 1e6);
+      fmt::print("install     written to slot {} (durable)\n", ota::to_string(report.slot));
+      if (report.provisioned)
+        fmt::print("switch      active slot {}: the first model, nothing to fall back to, so no trial\n",
+                   ota::to_string(report.slot));
+      else
+        fmt::print("switch      active slot {} on trial ({} attempts), last-known-good {}\n", ota::to_string(report.slot),
+                   s.trial->attempts_left, describe_opt(s, s.last_known_good));
+      break;
+    }
+    case device::UpdateStep::kCompanion: {
+      const auto& c = *o.companion;
+      const auto what = [&] {
+        const auto& ct = c.target->info;
+        return fmt::format("{} {} ({}), {} bytes", ct.model, ct.model_version, ct.variant, ct.length);
+      };
+      switch (c.status) {
+        case device::CompanionStatus::kNone:
+          fmt::print("companion   none: the release has no smaller variant this device can run (L1 unavailable)\n");
+          break;
+        case device::CompanionStatus::kStored: fmt::print("companion   {}: already beside the model\n", what()); break;
+        case device::CompanionStatus::kInstalled: {
+          const auto& f = *c.fetch;
+          fmt::print("companion   {}: {}, verified, smoke test passed in {:.1f} ms; stored for L1\n", what(),
+                     f.already_there ? std::string("already downloaded")
+                     : f.delta       ? fmt::format("delta from {}, {} bytes", f.delta_base, c.downloaded_bytes)
+                                     : fmt::format("full artifact, {} bytes", c.downloaded_bytes),
+                     c.smoke_time.count() / 1e6);
+          break;
+        }
+        case device::CompanionStatus::kRefused:
+          fmt::print("companion   {} refused: {} (L1 unavailable; the model is not affected)\n", what(), c.reason);
+          break;
       }
-      j["action"] = report.provisioned ? "provisioned" : "installed-on-trial";
-      j["smoke_ms"] = report.smoke_time.count() / 1e6;
       break;
     }
   }
-  j["downloaded_bytes"] = downloaded;
-  j["state"] = state_json(installer.state());
-  if (a.json) print_json(j);
+  std::fflush(stdout);  // each step shows as it happens, also through a pipe
+}
+
+Json update_json(const device::UpdateOutcome& o) {
+  const auto& r = o.check.resolution;
+  const auto& t = r.target;
+  Json j{{"target",
+          {{"path", r.path}, {"model", r.model}, {"model_version", t.model_version}, {"variant", t.variant},
+           {"length", t.length}, {"sha256", t.sha256}}},
+         {"reason", r.reason},
+         {"action", device::to_string(o.action)}};
+  if (o.fetch) {
+    const auto& f = *o.fetch;
+    j["download"] = {{"via", f.already_there ? "on-device" : f.delta ? "delta" : "full"},
+                     {"local_source", f.already_there ? Json(f.local_source) : Json(nullptr)},
+                     {"delta_from", f.delta ? Json(f.delta_base) : Json(nullptr)},
+                     {"delta_path", f.delta ? Json(f.delta->path) : Json(nullptr)},
+                     {"fallback_reason", f.fallback_reason.empty() ? Json(nullptr) : Json(f.fallback_reason)},
+                     {"resumed_from", f.resumed_from},
+                     {"transfers", f.transfers}};
+  }
+  if (o.install) j["smoke_ms"] = o.install->smoke_time.count() / 1e6;
+  j["downloaded_bytes"] = o.downloaded_bytes;
+  if (o.companion) {
+    const auto& c = *o.companion;
+    Json cj{{"status", device::to_string(c.status)}};
+    if (c.target)
+      cj["target"] = {{"path", c.target->path},         {"model_version", c.target->info.model_version},
+                      {"variant", c.target->info.variant}, {"length", c.target->info.length},
+                      {"sha256", c.target->info.sha256}};
+    if (c.fetch) cj["via"] = c.fetch->already_there ? "on-device" : c.fetch->delta ? "delta" : "full";
+    cj["downloaded_bytes"] = c.downloaded_bytes;
+    if (!c.reason.empty()) cj["reason"] = c.reason;
+    j["companion"] = cj;
+  }
+  j["state"] = state_json(o.state);
+  return j;
+}
+
+void update(const UpdateArgs& a) {
+  ensure_provisioned(a);
+  auto transport = unwrap(ota::make_transport(a.repo), "--repo");
+  device::UpdateCycleOptions options;
+  options.device = profile(a);
+  options.model = a.model;
+  options.installer.trial_attempts = a.attempts;
+  options.fetch.use_deltas = !a.no_delta;
+  options.companion = !a.no_companion;
+  options.fetch.download.max_bytes_per_second = a.max_rate;
+  options.fetch.download.policy = a.policy;
+  if (!a.json) options.fetch.download.on_progress = [](uint64_t done, uint64_t total) { progress("download", done, total); };
+  // No power_supply folder (a board without one, a container): mains, as the policy reads it.
+  auto power = device::sysfs_power(a.power_supply);
+  device::ConditionOverrides overrides;
+  if (a.metered) overrides.metered = true;
+  if (a.charging) overrides.charging = true;
+  if (a.battery_flag && a.battery_flag->count()) overrides.battery_percent = a.battery;
+  const device::NetworkStateFile network{a.network_state.empty() ? std::filesystem::path(a.data_dir) / "network-state"
+                                                                 : std::filesystem::path(a.network_state)};
+  const device::PlatformConditions conditions(power ? power->get() : nullptr, network, SystemClock::instance(), overrides);
+  const device::ConditionsReading reading = conditions.reading();
+  if (!a.json)
+    fmt::print("conditions  network {} ({}); {} ({})\n", reading.metered ? "metered" : "unmetered", reading.network_source,
+               reading.battery_percent < 0 ? std::string("no battery")
+                                           : fmt::format("battery {}%{}", reading.battery_percent,
+                                                         reading.charging ? ", charging" : ", not charging"),
+               power ? reading.power_source : fmt::format("{}: {}", reading.power_source, power.error().message));
+  const device::UpdateEnvironment env{*transport, SystemClock::instance(), ota::real_sleep(), conditions};
+  device::UpdateStepCallback on_step;
+  if (!a.json) on_step = print_step;
+  auto outcome = unwrap(device::run_update_cycle(a.data_dir, env, options, on_step));
+  if (a.json) {
+    Json j = update_json(outcome);
+    j["conditions"] = {{"metered", reading.metered},
+                       {"charging", reading.charging},
+                       {"battery_percent", reading.battery_percent},
+                       {"network_source", reading.network_source},
+                       {"power_source", reading.power_source}};
+    print_json(j);
+  }
 }
 
 struct SlotArgs {
@@ -288,7 +352,7 @@ struct SlotArgs {
 
 void status(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  const auto& s = slots->store->state();
+  const auto& s = slots->state();
   if (a.json) {
     print_json(state_json(s));
     return;
@@ -304,52 +368,83 @@ void status(const SlotArgs& a) {
 
 void mark_good(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  ota::Installer installer(*slots->store, SystemClock::instance());
+  ota::Installer installer(slots->store(), SystemClock::instance());
+  auto before = installer.state();
   unwrap(installer.mark_good(), "mark-good");
   const auto& s = installer.state();
+  if (a.json) {
+    print_json(Json{{"action", "marked-good"},
+                    {"slot", ota::to_string(*s.active)},
+                    {"successes_recorded", before.trial->successes},
+                    {"state", state_json(s)}});
+    return;
+  }
   fmt::print("marked good {}: the trial is over; last-known-good stays {}\n", describe_opt(s, s.active),
              describe_opt(s, s.last_known_good));
 }
 
 void revert(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  ota::Installer installer(*slots->store, SystemClock::instance());
+  ota::Installer installer(slots->store(), SystemClock::instance());
   auto before = installer.state();
   unwrap(installer.revert(), "revert");
   const auto& s = installer.state();
+  if (a.json) {
+    print_json(Json{{"action", "reverted"},
+                    {"from", ota::to_string(*before.active)},
+                    {"to", ota::to_string(*s.active)},
+                    {"trial_failed", before.trial.has_value()},
+                    {"downloaded_bytes", 0},
+                    {"state", state_json(s)}});
+    return;
+  }
   fmt::print("reverted    from {} to {} (a pointer flip, nothing downloaded); last-known-good now {}\n",
              describe_opt(before, before.active), describe_opt(s, s.active), describe_opt(s, s.last_known_good));
 }
 
 void start(const SlotArgs& a) {
   auto slots = open_slots(a.data_dir);
-  ota::Installer installer(*slots->store, SystemClock::instance());
-  auto before = installer.state();
-  auto r = unwrap(installer.on_start(), "the watchdog step");
+  // The watchdog step, then the models loaded as an app would run them (device::boot).
+  auto booted = unwrap(device::boot(slots->store()));
+  const auto& r = booted.report;
   const auto& s = r.state;
-  if (r.action != ota::StartAction::kEmpty) unwrap(installer.load_active(), "loading the active model");
   if (a.json) {
-    print_json(Json{{"action", ota::to_string(r.action)}, {"state", state_json(s)}});
+    auto slot_json = [](const std::optional<ota::Slot>& slot) {
+      return slot ? Json(std::string(ota::to_string(*slot))) : Json(nullptr);
+    };
+    print_json(Json{{"action", ota::to_string(r.action)},
+                    {"answering", slot_json(r.answering)},
+                    {"challenger", slot_json(r.challenger)},
+                    {"trial_refused", r.trial_refused.empty() ? Json(nullptr) : Json(r.trial_refused)},
+                    {"state", state_json(s)}});
     return;
   }
   switch (r.action) {
-    case ota::StartAction::kEmpty: fmt::print("start       no model installed\n"); break;
-    case ota::StartAction::kNoTrial: fmt::print("start       no trial: running {}\n", describe_opt(s, s.active)); break;
+    case ota::StartAction::kEmpty: fmt::print("start       no model installed\n"); return;
+    case ota::StartAction::kNoTrial: fmt::print("start       no trial: running {}\n", describe_opt(s, s.active)); return;
     case ota::StartAction::kAttemptSpent:
-      fmt::print("start       trial of {}: one attempt spent before it runs, {} left; running it\n",
-                 describe_opt(s, s.active), s.trial->attempts_left);
-      break;
+      if (!r.trial_refused.empty()) break;
+      fmt::print("start       trial of {}: one attempt spent before it runs, {} left; {} answers, the trial runs in its shadow\n",
+                 describe_opt(s, s.active), s.trial->attempts_left, describe_opt(s, r.answering));
+      return;
     case ota::StartAction::kReverted:
       fmt::print("start       trial of {} used all its attempts: reverted to {} (no network); running it\n",
-                 describe_opt(before, before.active), describe_opt(s, s.active));
-      break;
+                 describe_opt(r.before, r.before.active), describe_opt(s, s.active));
+      return;
   }
+  fmt::print("start       trial of {} does not load ({}): reverted to {} (no network); running it\n",
+             describe_opt(r.before, r.before.active), r.trial_refused, describe_opt(s, s.active));
 }
 
 }  // namespace
 
 void add_device_commands(CLI::App& app) {
-  auto* device = app.add_subcommand("device", "The device side: verify the repository and resolve this device's model");
+  auto* device = app.add_subcommand(
+      "device",
+      "The device side (docs/device-storage.md, docs/engine.md): check (verify the repository, resolve this device's "
+      "model), update (one update cycle into the inactive slot, on trial, with the smaller variant beside it), status, "
+      "mark-good, revert (a pointer flip, no network), start (the watchdog step a process runs first), simulate-camera "
+      "(the on-device engine on a simulated die and battery)");
   device->require_subcommand(1);
 
   static CheckArgs a;
@@ -374,7 +469,10 @@ void add_device_commands(CLI::App& app) {
       "One update cycle: check (as `device check`), download the resolved target — the signed delta from a model "
       "this device holds when the targets list one, else the whole artifact; resumable, rate-capped, deferred by the "
       "download policy (exit 1, 'deferred: …') — verify it, smoke-test it (golden vector), install it into the "
-      "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download");
+      "inactive slot and switch to it on trial; a recall to the last-known-good is a flip with no download. Then the "
+      "release's smallest variant is installed beside it for the ladder's L1 (verified the same way; a refused one only "
+      "leaves L1 unavailable). The download policy reads the battery from sysfs and the network from the platform's "
+      "state file; --metered, --battery and --charging override. Each step is printed as it completes");
   up->add_option("--repo", u.repo, "the repository's public folder: a path, file://DIR, or http(s)://HOST/PATH")->required();
   up->add_option("--data-dir", u.data_dir, "the device's trusted state and model slots")->required();
   up->add_option("--device-id", u.device_id, "this device's id (decides its cohort bucket)")->required();
@@ -387,15 +485,23 @@ void add_device_commands(CLI::App& app) {
   up->add_flag("--no-delta", u.no_delta, "always download the whole artifact, even when the targets list a delta from a "
                                          "model this device holds");
   up->add_option("--max-rate", u.max_rate, "download at most this many bytes per second on average (default: no cap)");
-  up->add_flag("--metered", u.conditions.is_metered, "this device's network costs by the byte (cellular)");
+  up->add_option("--power-supply", u.power_supply,
+                 "the sysfs power_supply folder the battery and charging are read from (default /sys/class/power_supply; "
+                 "absent: mains power)");
+  up->add_option("--network-state", u.network_state,
+                 "the file the platform writes 'metered' or 'unmetered' to (default DATA_DIR/network-state; absent: "
+                 "unmetered; docs/downloads.md)");
+  up->add_flag("--metered", u.metered, "this device's network costs by the byte (cellular), whatever the platform says");
   up->add_flag("--allow-metered", u.policy.allow_metered, "download on a metered network too (default: defer)");
-  up->add_option("--battery", u.conditions.battery, "battery level in percent (default: no battery, mains-powered)")
+  u.battery_flag = up->add_option("--battery", u.battery, "battery level in percent, instead of the power supply's reading")
       ->check(CLI::Range(0, 100));
-  up->add_flag("--charging", u.conditions.is_charging, "the device is on a charger");
+  up->add_flag("--charging", u.charging, "the device is on a charger, whatever the power supply says");
   up->add_flag("--require-charging", u.policy.require_charging, "download only while charging");
   up->add_option("--min-battery", u.policy.min_battery_percent,
                  "below this battery level download only while charging (default: 20)")
       ->check(CLI::Range(0, 100));
+  up->add_flag("--no-companion", u.no_companion,
+                "do not install the release's smaller variant beside the model (the ladder's L1; docs/device-storage.md)");
   up->add_flag("--json", u.json, "print JSON");
   up->callback([] { update(u); });
 
@@ -408,8 +514,8 @@ void add_device_commands(CLI::App& app) {
   };
   slot_command("status", "Show the model slots: what each holds, which is active, the last-known-good, the trial", status,
                true);
-  slot_command("mark-good", "End the trial: the active model is trusted", mark_good, false);
-  slot_command("revert", "Go back to the last-known-good model now (a pointer flip, no network)", revert, false);
+  slot_command("mark-good", "End the trial: the active model is trusted", mark_good, true);
+  slot_command("revert", "Go back to the last-known-good model now (a pointer flip, no network)", revert, true);
   add_simulate_camera_command(device);
   slot_command("start",
                "The watchdog step a process runs at start: on trial, spend one attempt before the model runs; with "

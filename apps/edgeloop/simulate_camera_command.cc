@@ -6,9 +6,12 @@
 #include "cli.h"
 #include "edgeloop/compress/dataset.h"
 #include "edgeloop/compress/evaluate.h"
+#include "edgeloop/device/boot.h"
 #include "edgeloop/device/budget.h"
+#include "edgeloop/device/data_dir.h"
 #include "edgeloop/device/engine.h"
 #include "edgeloop/device/remote_stage_http.h"
+#include "edgeloop/device/trial_judge.h"
 #include "edgeloop/model/split.h"
 #include "edgeloop/ota/installer.h"
 #include "edgeloop/ota/slot_store.h"
@@ -21,7 +24,7 @@ namespace fs = std::filesystem;
 
 struct CameraArgs {
   std::string data_dir, tier = "mid", budgets, smaller, challenger, images = "fashion-mnist:test", pin_level, remote, cut;
-  double fps = 30, seconds = 60, ambient = 25, device_watts = 2.5, battery = 80, shadow_rate = 0.1, floor = 0.5;
+  double fps = 0, seconds = 60, ambient = 25, device_watts = 2.5, battery = 80, shadow_rate = 0.1, floor = 0.5;
   int max_shadow_failures = 3;
   bool charging = false, offline = false, json = false, realtime = false;
   RuntimeFlags runtime;
@@ -31,45 +34,58 @@ runtime::Program load_model(const fs::path& path, const runtime::LoadOptions& lo
   return unwrap(runtime::Program::load(path, load), fmt::format("loading the {} model {}", what, path.string()));
 }
 
-std::string trial_verdict(const ota::Installer& installer, ota::Slot slot, bool marked_good, bool rejected, int failures,
+// The judge's verdict in words.
+std::string trial_verdict(const device::TrialJudge& judge, const ota::SlotState& s, ota::Slot slot,
                           const device::EngineOptions& options) {
-  if (marked_good) return "the challenger reached its successes in the shadow: marked good; it answers from the next start";
-  const ota::SlotState& s = installer.state();
-  const auto& lkg = s.info(*s.active);
-  if (rejected)
-    return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over {:.0f} ms, twice the {:.0f} ms budget) "
-                       "before it ever answered: reverted to slot {} ({}), nothing downloaded",
-                       ota::to_string(slot), failures, 2 * options.envelope.latency_p95_ms, options.envelope.latency_p95_ms,
-                       ota::to_string(*s.active), lkg ? fmt::format("{} {} ({})", lkg->model, lkg->version, lkg->variant) : "empty");
-  return fmt::format("still on trial: {} successes recorded, {} failures", s.trial ? s.trial->successes : 0, failures);
+  if (auto error = judge.error()) return fmt::format("the judge stopped: {}", error->message);
+  switch (judge.verdict()) {
+    case device::TrialVerdict::kMarkedGood:
+      return "the challenger reached its successes in the shadow: marked good; it answers from the next start";
+    case device::TrialVerdict::kReverted: {
+      const auto& lkg = s.info(*s.active);
+      return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over {:.0f} ms, twice the {:.0f} ms budget) "
+                         "before it ever answered: reverted to slot {} ({}), nothing downloaded",
+                         ota::to_string(slot), judge.failures(), 2 * options.envelope.latency_p95_ms,
+                         options.envelope.latency_p95_ms, ota::to_string(*s.active),
+                         lkg ? fmt::format("{} {} ({})", lkg->model, lkg->version, lkg->variant) : "empty");
+    }
+    case device::TrialVerdict::kOnTrial:
+    case device::TrialVerdict::kNoTrial: break;
+  }
+  return fmt::format("still on trial: {} successes recorded, {} failures", s.trial ? s.trial->successes : 0, judge.failures());
 }
 
 void simulate(const CameraArgs& a) {
   const auto load = a.runtime.load();
-  // The device's models: the watchdog step first, as every process start does.
-  auto storage = unwrap(ota::DirectoryStorage::open(fs::path(a.data_dir) / "slots"), "opening the model slots");
-  auto store = unwrap(ota::SlotStore::open(storage), "reading the slot state");
-  ota::Installer installer(store, SystemClock::instance());
-  auto start = unwrap(installer.on_start(), "the watchdog step");
-  const ota::SlotState& s = installer.state();
-  if (!s.active) throw CommandError{fmt::format("{} has no model installed: run `edgeloop device update` first", a.data_dir)};
-  auto slot_program = [&](ota::Slot slot) {
-    auto bytes = unwrap(store.read_slot(slot), fmt::format("reading slot {}", ota::to_string(slot)));
-    return unwrap(runtime::Program::load(std::move(bytes), load), fmt::format("loading slot {}", ota::to_string(slot)));
-  };
+  // The device's models, after the watchdog step, as every process start does (device::boot).
+  auto slots = unwrap(device::DeviceSlots::open(a.data_dir));
+  device::BootOptions boot_options;
+  boot_options.load = load;
+  boot_options.companion_dir = device::companion_dir(a.data_dir);
+  auto booted = unwrap(device::boot(slots->store(), boot_options));
+  if (!booted.models) throw CommandError{fmt::format("{} has no model installed: run `edgeloop device update` first", a.data_dir)};
+  const device::BootReport& start = booted.report;
+  ota::Installer installer(slots->store(), SystemClock::instance());
   // On trial, the new model is the challenger in the shadow of the last-known-good, which
   // answers; its successful shadow runs count towards marking it good.
-  device::EngineModels models{slot_program(s.trial ? *s.last_known_good : *s.active), {}, {}, {}, {}};
-  std::string champion = fmt::format("slot {}", ota::to_string(s.trial ? *s.last_known_good : *s.active));
+  device::EngineModels models = std::move(*booted.models);
+  std::string champion = fmt::format("slot {}", ota::to_string(*start.answering));
   std::string challenger;
-  if (s.trial) {
-    models.challenger = slot_program(*s.active);
-    challenger = fmt::format("slot {} (on trial)", ota::to_string(*s.active));
+  if (start.challenger) {
+    challenger = fmt::format("slot {} (on trial)", ota::to_string(*start.challenger));
   } else if (!a.challenger.empty()) {
     models.challenger = load_model(a.challenger, load, "challenger");
     challenger = a.challenger;
   }
-  if (!a.smaller.empty()) models.smaller = load_model(a.smaller, load, "smaller");
+  // L1's smaller variant: the companion installed beside the answering model's release
+  // (device/companion.h), unless --smaller names one.
+  std::string smaller = start.companion ? fmt::format("the companion {} {} ({})", start.companion->model, start.companion->version,
+                                                      start.companion->variant)
+                                        : fmt::format("none ({}): L1 unavailable", start.companion_unavailable);
+  if (!a.smaller.empty()) {
+    models.smaller = load_model(a.smaller, load, "smaller");
+    smaller = a.smaller + " (--smaller)";
+  }
   // Split inference: the answering model cut at --cut; the device runs the head, the stage
   // server at --remote the tail (docs/split-inference.md).
   if (!a.remote.empty()) {
@@ -84,7 +100,15 @@ void simulate(const CameraArgs& a) {
                                           : device::default_budget_config();
   device::EngineOptions options;
   options.envelope = unwrap(config.for_tier(a.tier), "--tier");
-  options.envelope.fps = a.fps;
+  // --fps: the stream at another rate than the tier's, re-validated; L2's lower rate must stay
+  // below it (else it becomes half of it: device::with_fps).
+  bool lower_rate_clamped = false;
+  if (a.fps > 0) {
+    auto at = unwrap(device::with_fps(options.envelope, a.fps, "--fps with tier " + a.tier));
+    options.envelope = at.envelope;
+    lower_rate_clamped = at.lower_rate_clamped;
+  }
+  const double fps = options.envelope.fps;
   options.accuracy_floor = a.floor;
   options.shadow_rate = a.shadow_rate;
   if (!a.pin_level.empty()) {
@@ -104,39 +128,40 @@ void simulate(const CameraArgs& a) {
   for (int64_t i = 0; i < data.count; ++i)
     frames.push_back({unwrap(compress::image_to_input(models.main.graph(), data, i), "preparing the frames"),
                       data.labels[static_cast<size_t>(i)]});
-  // A trial model earns its trust in the shadow: each successful shadow run is a success, and
-  // --max-shadow-failures failures (errors, or runs over the time limit) before it is trusted
-  // revert it to the last-known-good, as the watchdog would, with nothing to download.
-  bool marked_good = false, rejected = false;
-  int trial_failures = 0;
-  const bool on_trial = s.trial.has_value();
-  const ota::Slot trial_slot = s.active.value_or(ota::Slot::kA);
-  if (s.trial)
-    options.on_shadow_result = [&](bool ok) {
-      if (marked_good || rejected) return;
-      if (ok) {
-        marked_good = installer.record_success().value_or(false);
-      } else if (++trial_failures >= a.max_shadow_failures) {
-        rejected = installer.revert().has_value();
-      }
-    };
+  // A trial model earns its trust in the shadow (device::TrialJudge): each successful shadow run
+  // is a success, and --max-shadow-failures failures (errors, or runs over the time limit)
+  // before it is trusted revert it to the last-known-good, with nothing to download.
+  device::TrialJudge judge(installer, {a.max_shadow_failures});
+  const bool on_trial = start.challenger.has_value();
+  const ota::Slot trial_slot = start.challenger.value_or(ota::Slot::kA);
+  if (on_trial) options.on_shadow_result = judge.callback();
+  // --offline: the device has no network. A configured stage is then never called (the engine
+  // gets none): answers under the floor are flagged below-floor-offline and L3 is skipped.
   std::optional<device::HttpRemoteStage> remote;
-  if (!a.remote.empty()) remote.emplace(a.remote, clock);  // retry_after runs on simulated time
+  if (!a.remote.empty() && !a.offline) remote.emplace(a.remote, clock);  // retry_after runs on simulated time
   auto engine = unwrap(device::Engine::create(std::move(models), options, clock, &thermal, &battery, remote ? &*remote : nullptr),
                        "starting the engine");
 
   sim::CameraOptions co;
-  co.fps = a.fps;
+  co.fps = fps;
   co.seconds = a.seconds;
   co.realtime = a.realtime;
   if (!a.json) {
-    fmt::print("start       {}\n", ota::to_string(start.action));
+    fmt::print("start       {}{}\n", ota::to_string(start.action),
+               start.trial_refused.empty() ? "" : fmt::format(" (the trial model does not load: {}; reverted)", start.trial_refused));
     fmt::print("engine      tier {}: {} fps, deadline {} ms, throttle {:.0f} °C; ambient {:.0f} °C; answering: {}{}\n", a.tier,
-               a.fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
+               fps, options.envelope.latency_p95_ms, options.envelope.thermal_throttle_c, a.ambient, champion,
                challenger.empty() ? "" : fmt::format("; in its shadow: {}", challenger));
-    fmt::print("remote      {}\n", remote ? fmt::format("{} (the tail after '{}'; the device sends that activation, never the image)",
+    fmt::print("smaller     {}\n", smaller);
+    if (lower_rate_clamped)
+      fmt::print("rates       L2's lower rate of tier {} is not below --fps {}: L2 runs at {} fps (half of it)\n", a.tier, fps,
+                 options.envelope.effective_lower_rate_fps());
+    fmt::print("remote      {}\n", remote       ? fmt::format("{} (the tail after '{}'; the device sends that activation, never the image)",
                                                         remote->describe(), a.cut)
-                                           : std::string("offline (no remote stage: answers under the floor are flagged)"));
+                           : a.remote.empty() ? std::string("offline (no remote stage: answers under the floor are flagged)")
+                                              : fmt::format("offline (--offline: the stage at {} is never called; answers under "
+                                                            "the floor are flagged, L3 is skipped)",
+                                                            a.remote));
     co.on_transition = [](const device::Transition& t) {
       fmt::print("{:8.1f} s  {} -> {}: {}\n", t.at_s, device::to_string(t.from), device::to_string(t.to), t.cause);
     };
@@ -154,7 +179,10 @@ void simulate(const CameraArgs& a) {
     for (const auto& t : report.transitions)
       transitions.push_back({{"at_s", t.at_s}, {"from", device::to_string(t.from)}, {"to", device::to_string(t.to)}, {"cause", t.cause}});
     print_json(Json{{"tier", a.tier},
-                    {"fps", a.fps},
+                    {"fps", fps},
+                    {"lower_rate_fps", options.envelope.effective_lower_rate_fps()},
+                    {"offline", !remote.has_value()},
+                    {"smaller", smaller},
                     {"seconds", report.simulated_seconds},
                     {"ambient_c", a.ambient},
                     {"throttle_c", report.throttle_c},
@@ -167,8 +195,9 @@ void simulate(const CameraArgs& a) {
                     {"trace", trace},
                     {"metrics", m.to_json()},
                     {"trial", on_trial ? Json{{"slot", ota::to_string(trial_slot)},
-                                              {"outcome", marked_good ? "marked-good" : rejected ? "reverted" : "on-trial"},
-                                              {"shadow_failures", trial_failures},
+                                              {"outcome", device::to_string(judge.verdict())},
+                                              {"shadow_successes", judge.successes()},
+                                              {"shadow_failures", judge.failures()},
                                               {"active", ota::to_string(*installer.state().active)}}
                                        : Json(nullptr)}});
     return;
@@ -201,7 +230,7 @@ void simulate(const CameraArgs& a) {
                                       answered, 100.0 * m.shadow_disagreements / answered, m.shadow_latency_delta_us_sum / answered / 1e3)
                         : std::string());
   }
-  if (on_trial) fmt::print("trial       {}\n", trial_verdict(installer, trial_slot, marked_good, rejected, trial_failures, options));
+  if (on_trial) fmt::print("trial       {}\n", trial_verdict(judge, installer.state(), trial_slot, options));
 }
 
 }  // namespace
@@ -213,7 +242,10 @@ void add_simulate_camera_command(CLI::App* device) {
       "Stream Fashion-MNIST test images as camera frames through the on-device engine (deadline, degradation ladder, "
       "shadow challenger) on a simulated die and battery: prints the ladder's transitions and the guardrail summary");
   c->add_option("--data-dir", a.data_dir, "the device's data folder (its installed model is the one that answers)")->required();
-  c->add_option("--fps", a.fps, "frame rate of the stream (default 30)")->check(CLI::Range(1.0, 240.0));
+  c->add_option("--fps", a.fps,
+                "frame rate of the stream (default: the tier's); the budget is validated again at this rate, and an L2 "
+                "lower rate not below it becomes half of it")
+      ->check(CLI::Range(1.0, 240.0));
   c->add_option("--seconds", a.seconds, "simulated seconds (default 60)")->check(CLI::Range(1.0, 86400.0));
   c->add_option("--ambient", a.ambient, "ambient temperature in °C (default 25)")->check(CLI::Range(-40.0, 60.0));
   c->add_option("--device-watts", a.device_watts,
@@ -221,7 +253,9 @@ void add_simulate_camera_command(CLI::App* device) {
       ->check(CLI::Range(0.0, 50.0));
   c->add_option("--tier", a.tier, "the device's tier, for its budget (default mid)");
   c->add_option("--budgets", a.budgets, "budget config (docs/governor.md; default DATA_DIR/budgets.json, else built-in)");
-  c->add_option("--smaller", a.smaller, "the smaller variant the ladder's L1 and L2 run (e.g. the variant matrix's w4a8)");
+  c->add_option("--smaller", a.smaller,
+                "the smaller variant the ladder's L1 and L2 run, instead of the companion `device update` installed beside "
+                "the answering model (e.g. the variant matrix's w4a8)");
   c->add_option("--challenger", a.challenger, "a model to run in the shadow (default: the model on trial, if any)");
   c->add_option("--shadow-rate", a.shadow_rate, "share of frames the challenger sees (default 0.1)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--max-shadow-failures", a.max_shadow_failures,
@@ -230,12 +264,14 @@ void add_simulate_camera_command(CLI::App* device) {
   c->add_option("--floor", a.floor, "accuracy floor: answers under this confidence escalate to the remote stage, or are flagged (default 0.5)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--battery", a.battery, "battery level at the start, percent (default 80)")->check(CLI::Range(0.0, 100.0));
   c->add_flag("--charging", a.charging, "the device is on a charger");
-  auto* offline = c->add_flag("--offline", a.offline, "no remote stage (the default without --remote): never wait for the network");
+  c->add_flag("--offline", a.offline,
+             "the device is offline: never wait for the network; a --remote stage is never called (answers under the floor "
+             "are flagged below-floor-offline, L3 is skipped); the default without --remote");
   auto* remote = c->add_option("--remote", a.remote,
                                "a stage server (`edgeloop stage-server`), e.g. http://127.0.0.1:8090: answers under the floor "
                                "escalate to it, and the ladder's L3 sends every frame's cut activation");
   auto* cut = c->add_option("--cut", a.cut, "the tensor the model is cut at, the stage server's --cut (`edgeloop model cuts` lists them)");
-  remote->needs(cut)->excludes(offline);
+  remote->needs(cut);
   cut->needs(remote);
   c->add_option("--pin-level", a.pin_level, "hold one ladder level, bypassing the governor (comparisons), e.g. L0-full");
   c->add_flag("--realtime", a.realtime,

@@ -486,7 +486,11 @@ d4="$work/device4"; repo4="$work/repo_wide"
 "$edgeloop" repo rollout "$repo4" --model fashion --tier mid --target 10 --percent 100 > /dev/null 2>&1
 "$edgeloop" device update --repo "$repo4/public" --data-dir "$d4" --device-id device4 --tier mid > "$work/wide_update.txt" 2>&1
 check "the slow release passes the smoke test and goes on trial" grep -q "^switch      active slot b on trial" "$work/wide_update.txt"
-"$edgeloop" device simulate-camera --data-dir "$d4" --seconds 3 --realtime --shadow-rate 1 --json > "$work/cam_wide.json" 2>&1
+# A mid tier with a 20 ms budget, so the slow release is over its 40 ms shadow limit on a fast
+# CPU too (it runs ~85-200 ms a frame; the CNN ~1 ms).
+sed 's/"latency_p95_ms": [0-9.]*/"latency_p95_ms": 20/' "$root/examples/budgets.json" > "$work/budgets_20ms.json"
+"$edgeloop" device simulate-camera --data-dir "$d4" --seconds 3 --realtime --shadow-rate 1 --budgets "$work/budgets_20ms.json" \
+  --json > "$work/cam_wide.json" 2>&1
 check "simulate-camera on the slow trial succeeds" test $? -eq 0
 if command -v python3 > /dev/null; then
   check "the trial is reverted after 3 shadow failures" test "$(cam_field "$work/cam_wide.json" "(d['trial']['outcome'], d['trial']['shadow_failures'], d['trial']['active'])")" = "('reverted', 3, 'a')"
@@ -494,6 +498,178 @@ if command -v python3 > /dev/null; then
 fi
 "$edgeloop" device status --data-dir "$d4" > "$work/wide_status.txt" 2>&1
 check "device status shows the slow release failed its trial" grep -q "fashion 10 (fp32).*\[failed its trial\]" "$work/wide_status.txt"
+
+# device update over real loopback HTTP (docs/downloads.md): a static server that honours
+# "Range: bytes=N-" serves a repository; a delta, --no-delta, --max-rate, a download killed
+# midway and resumed, the smaller variant installed beside the model, the policy read from a
+# fake sysfs power supply; then mark-good / revert --json
+if command -v python3 > /dev/null; then
+  repo5="$work/repo_http"
+  "$edgeloop" repo init "$repo5" > /dev/null 2>&1
+  "$edgeloop" repo add "$repo5" "$work/variants/fp32.edge" "$work/variants/int8.edge" "$work/variants/w4a8.edge" \
+    --variants "$work/variants/variants.json" > /dev/null 2>&1
+  "$edgeloop" repo rollout "$repo5" --model fashion --tier mid --target 7 --percent 100 > /dev/null 2>&1
+  cat > "$work/range_server.py" <<'PY'
+import http.server, os, re, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def send_head(self):
+        m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        path = self.translate_path(self.path)
+        if not m or not os.path.isfile(path): return super().send_head()
+        f = open(path, "rb"); size = os.fstat(f.fileno()).st_size; start = int(m.group(1))
+        if start >= size:
+            f.close(); self.send_response(416); self.send_header("Content-Range", "bytes */%d" % size); self.end_headers(); return None
+        f.seek(start); self.send_response(206)
+        self.send_header("Content-Range", "bytes %d-%d/%d" % (start, size - 1, size))
+        self.send_header("Content-Length", str(size - start)); self.end_headers(); return f
+os.chdir(sys.argv[1])
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+PY
+  python3 "$work/range_server.py" "$repo5/public" > "$work/http_port.txt" 2> "$work/http_err.txt" &
+  http_pid=$!
+  for _ in $(seq 1 100); do [ -s "$work/http_port.txt" ] && break; sleep 0.05; done
+  url="http://127.0.0.1:$(head -1 "$work/http_port.txt")"
+  root5="$repo5/public/metadata/1.root.json"
+  up5() { "$edgeloop" device update --repo "$url" --device-id "$(basename "$1")" --tier mid --data-dir "$@"; }
+  d5="$work/device5"; d6="$work/device6"; d7="$work/device7"; d8="$work/device8"; d9="$work/device9"
+  up5 "$d5" --root "$root5" > "$work/http_up5.txt" 2>&1
+  check "device update over HTTP provisions the model" grep -q "^switch      active slot a: the first model" "$work/http_up5.txt"
+  check "the release's smallest variant is installed beside it" \
+    grep -q "^companion   fashion 7 (w4a8), [0-9]* bytes: full artifact, [0-9]* bytes, verified, smoke test passed" "$work/http_up5.txt"
+  check "the steps print in the order they happen" \
+    test "$(grep -v '^ ' "$work/http_up5.txt" | awk '{print $1}' | tr '\n' ,)" = "conditions,check,why,download,verify,smoke,install,switch,companion,"
+  check "the companion is stored beside the slots, keyed by its SHA-256" \
+    test -s "$d5/companion/$(sha256sum "$work/variants/w4a8.edge" | cut -d' ' -f1).edge"
+  up5 "$d7" --root "$root5" --no-companion > "$work/http_up7.txt" 2>&1
+  check "--no-companion installs the model alone" test $? -eq 0 -a ! -e "$d7/companion"
+  # version 8, re-quantized the same way: a delta from version 7's int8 is nearly nothing
+  "$edgeloop" model quantize "$work/m8.edge" --scheme int8 --calib fashion-mnist:train:20 -o "$work/m8_int8.edge" > /dev/null 2>&1
+  "$edgeloop" repo add "$repo5" "$work/m8_int8.edge" --tiers mid > /dev/null 2>&1
+  "$edgeloop" repo rollout "$repo5" --model fashion --tier mid --target 8 --percent 100 > /dev/null 2>&1
+  up5 "$d5" --json > "$work/http_delta.json" 2>&1
+  http_delta() {
+    python3 - "$work/http_delta.json" "$(stat -c %s "$work/m8_int8.edge")" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["action"] == "installed-on-trial" and r["download"]["via"] == "delta", r
+assert 0 < r["downloaded_bytes"] < int(sys.argv[2]) // 10, r["downloaded_bytes"]
+assert r["companion"]["status"] == "none", r["companion"]  # version 8 ships no smaller variant
+assert r["conditions"]["metered"] is False and "network-state" in r["conditions"]["network_source"], r["conditions"]
+PY
+  }
+  check "device update over HTTP downloads the delta" http_delta
+  up5 "$d7" --no-delta --json > "$work/http_nodelta.json" 2>&1
+  http_nodelta() {
+    python3 - "$work/http_nodelta.json" "$(stat -c %s "$work/m8_int8.edge")" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["action"] == "installed-on-trial" and r["download"]["via"] == "full", r
+assert r["downloaded_bytes"] == int(sys.argv[2]), r["downloaded_bytes"]
+PY
+  }
+  check "--no-delta downloads the whole artifact" http_nodelta
+  # --max-rate: the token bucket starts with one second's worth, the rest waits at the rate
+  size8=$(stat -c %s "$work/m8_int8.edge")
+  t0=$(python3 -c 'import time; print(time.time())')
+  up5 "$d6" --root "$root5" --no-companion --max-rate 100000 --json > "$work/http_rate.json" 2>&1
+  rate_ok=$?
+  elapsed=$(python3 -c "import time; print(time.time() - $t0)")
+  check "--max-rate 100000 installs" test $rate_ok -eq 0
+  check "--max-rate holds the download to the rate" \
+    python3 -c "import sys; sys.exit(0 if float('$elapsed') >= 0.9 * ($size8 - 100000) / 100000 else 1)"
+  # killed midway (SIGKILL, as a power cut or the OOM killer would), then run again: it resumes
+  "$edgeloop" device update --repo "$url" --data-dir "$d8" --device-id device8 --tier mid --root "$root5" --no-companion \
+    --max-rate 40000 > "$work/http_killed.txt" 2>&1 &
+  killed_pid=$!  # edgeloop itself, not a subshell
+  for _ in $(seq 1 200); do
+    partial=$(ls "$d8"/downloads/*.partial 2> /dev/null | head -1)
+    [ -n "$partial" ] && [ "$(stat -c %s "$partial")" -gt 0 ] && break
+    sleep 0.05
+  done
+  kill -KILL "$killed_pid" 2> /dev/null; wait "$killed_pid" 2> /dev/null
+  check "a killed update leaves its partial download" test -n "$partial" -a -s "$partial"
+  check "and installs nothing" grep -q '"active": null' <("$edgeloop" device status --data-dir "$d8" --json)
+  up5 "$d8" --no-companion --json > "$work/http_resumed.json" 2>&1
+  http_resumed() {
+    python3 - "$work/http_resumed.json" "$size8" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["action"] == "provisioned", r
+assert r["download"]["resumed_from"] > 0, r["download"]
+assert r["download"]["resumed_from"] + r["downloaded_bytes"] == int(sys.argv[2]), (r["download"], r["downloaded_bytes"])
+PY
+  }
+  check "the next update resumes where the killed one stopped" http_resumed
+  # the download policy reads the battery from sysfs (a fake power_supply here) unless told
+  mkdir -p "$work/sysfs/BAT0"
+  printf 'Battery\n' > "$work/sysfs/BAT0/type"; printf '10\n' > "$work/sysfs/BAT0/capacity"; printf 'Discharging\n' > "$work/sysfs/BAT0/status"
+  up5 "$d9" --root "$root5" --power-supply "$work/sysfs" > "$work/http_battery.txt" 2>&1
+  check "a low battery read from sysfs defers the update (exit 1)" test $? -eq 1
+  check "the deferral says the battery level" grep -q "deferred: battery at 10%" "$work/http_battery.txt"
+  check "the conditions line says where the reading came from" grep -q "^conditions  .*battery 10%, not charging (power supply)" "$work/http_battery.txt"
+  up5 "$d9" --power-supply "$work/sysfs" --charging > /dev/null 2>&1
+  check "--charging overrides the power supply's reading" test $? -eq 0
+  printf 'metered\n' > "$d9/network-state"
+  "$edgeloop" repo add "$repo5" "$work/m9.edge" --tiers mid > /dev/null 2>&1
+  "$edgeloop" repo rollout "$repo5" --model fashion --tier mid --target 9 --percent 100 > /dev/null 2>&1
+  up5 "$d9" --power-supply "$work/sysfs" --charging > "$work/http_metered.txt" 2>&1
+  check "the platform's network state file defers on a metered network" grep -q "deferred: on a metered network" "$work/http_metered.txt"
+  kill "$http_pid" 2> /dev/null; wait "$http_pid" 2> /dev/null
+
+  # mark-good and revert --json (device5: version 8 on trial, version 7 last-known-good)
+  "$edgeloop" device mark-good --data-dir "$d5" --json > "$work/good.json" 2>&1
+  good_json() {
+    python3 - "$work/good.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["action"] == "marked-good" and r["slot"] == "b", r
+assert r["state"]["trial"] is None and r["state"]["active"] == "b" and r["state"]["last_known_good"] == "a", r
+PY
+  }
+  check "device mark-good --json" good_json
+  "$edgeloop" device revert --data-dir "$d5" --json > "$work/revert.json" 2>&1
+  revert_json() {
+    python3 - "$work/revert.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["action"] == "reverted" and r["from"] == "b" and r["to"] == "a" and r["trial_failed"] is False, r
+assert r["downloaded_bytes"] == 0 and r["state"]["active"] == "a" and r["state"]["last_known_good"] == "b", r
+PY
+  }
+  check "device revert --json" revert_json
+  "$edgeloop" device mark-good --data-dir "$d5" --json > "$work/good_none.txt" 2>&1
+  check "mark-good --json without a trial still exits 1" test $? -eq 1
+  # the camera on device5: version 7 answers, and the companion installed beside it runs L1
+  "$edgeloop" device simulate-camera --data-dir "$d5" --seconds 2 > "$work/cam_companion.txt" 2>&1
+  check "simulate-camera runs the companion for L1" grep -q "^smaller     the companion fashion 7 (w4a8)" "$work/cam_companion.txt"
+fi
+
+# simulate-camera --offline with a --remote stage configured: the stage is never called
+"$edgeloop" stage-server --model "$work/m.edge" --cut "$cut" --port 0 > "$work/stage2.txt" 2> "$work/stage2_err.txt" &
+stage2_pid=$!
+for _ in $(seq 1 200); do grep -q "^serving the tail" "$work/stage2.txt" && break; sleep 0.05; done
+port2=$(sed -n 's|^serving the tail .* on http://127.0.0.1:\([0-9][0-9]*\)$|\1|p' "$work/stage2.txt")
+"$edgeloop" device simulate-camera --data-dir "$d3" --seconds 5 --floor 0.9 --remote "http://127.0.0.1:$port2" --cut "$cut" \
+  --offline --json > "$work/cam_offline_remote.json" 2> "$work/cam_offline_remote_err.txt"
+check "simulate-camera --offline --remote succeeds" test $? -eq 0
+if command -v python3 > /dev/null; then
+  check "offline: answers under the floor are flagged below-floor-offline" \
+    test "$(cam_field "$work/cam_offline_remote.json" "d['metrics']['fallbacks']['below-floor-offline'] > 0 and d['offline']")" = True
+  check "offline: no answer came from the stage and L3 never ran" \
+    test "$(cam_field "$work/cam_offline_remote.json" "(d['metrics']['answers_by_source']['remote'], d['metrics']['seconds_per_level']['L3-remote'])")" = "(0, 0.0)"
+fi
+kill -TERM "$stage2_pid" 2> /dev/null
+wait "$stage2_pid"
+check "offline: the stage server received no request" grep -q "stopped on SIGTERM: 0 served, 0 refused, 0 failed" "$work/stage2.txt"
+# --fps under the tier's L2 rate: validated again, L2's rate clamped to half
+"$edgeloop" device simulate-camera --data-dir "$d3" --seconds 2 --fps 10 > "$work/cam_fps.txt" 2>&1
+check "--fps 10 on tier mid clamps L2's rate to 5 fps and says so" grep -q "^rates       L2's lower rate of tier mid is not below --fps 10: L2 runs at 5 fps" "$work/cam_fps.txt"
+"$edgeloop" device --help > "$work/device_help.txt" 2>&1
+check "device --help describes every device command" \
+  grep -q "check (verify the repository, resolve this device's model), update (one update cycle" "$work/device_help.txt"
 
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0

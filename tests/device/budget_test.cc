@@ -55,6 +55,31 @@ TEST(Budget, DefaultsForOptionalFields) {
   EXPECT_EQ(e.effective_lower_rate_fps(), 15);  // fps / 2
 }
 
+// A feature at another frame rate than its tier's: the lower rate of L2 must stay below it.
+TEST(Budget, AnotherFrameRateKeepsL2SlowerOrClampsItToHalf) {
+  auto mid = default_budget_config().for_tier("mid");
+  ASSERT_TRUE(mid);
+  ASSERT_EQ(mid->lower_rate_fps, 15);
+  auto faster = with_fps(*mid, 60);  // 15 fps is still below 60: kept
+  ASSERT_TRUE(faster) << faster.error().message;
+  EXPECT_FALSE(faster->lower_rate_clamped);
+  EXPECT_EQ(faster->envelope.fps, 60);
+  EXPECT_EQ(faster->envelope.effective_lower_rate_fps(), 15);
+  auto slower = with_fps(*mid, 10);  // 15 fps would be faster than L0: clamped to 10 / 2
+  ASSERT_TRUE(slower) << slower.error().message;
+  EXPECT_TRUE(slower->lower_rate_clamped);
+  EXPECT_EQ(slower->envelope.fps, 10);
+  EXPECT_EQ(slower->envelope.effective_lower_rate_fps(), 5);
+  EXPECT_LT(slower->envelope.effective_lower_rate_fps(), slower->envelope.fps);
+  auto equal = with_fps(*mid, 15);
+  ASSERT_TRUE(equal);
+  EXPECT_TRUE(equal->lower_rate_clamped);
+  auto bad = with_fps(*mid, 500, "--fps");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.error().message.find("--fps.fps"), std::string::npos) << bad.error().message;
+}
+
 TEST(Budget, UnknownTierNamesTheKnownOnes) {
   auto config = load_budget_config(kExample);
   ASSERT_TRUE(config);

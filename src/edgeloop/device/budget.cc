@@ -115,6 +115,18 @@ Result<Envelope> parse_envelope(const json& tier, const std::string& name) {
 
 }  // namespace
 
+Result<FpsOverride> with_fps(Envelope envelope, double fps, std::string_view where) {
+  FpsOverride out;
+  envelope.fps = fps;
+  if (envelope.lower_rate_fps > 0 && envelope.lower_rate_fps >= fps) {
+    envelope.lower_rate_fps = 0;
+    out.lower_rate_clamped = true;
+  }
+  EL_CHECK(validate(envelope, where));
+  out.envelope = envelope;
+  return out;
+}
+
 Status validate(const Envelope& e, std::string_view where) {
   auto at = [&](std::string_view field) { return fmt::format("{}.{}", where, field); };
   EL_CHECK(check_range(e.latency_p95_ms, at("latency_p95_ms"), 0, true, 60000, " ms"));

@@ -33,6 +33,17 @@ struct Envelope {
 // Every field in range (the same checks the parser makes); `where` prefixes the message.
 Status validate(const Envelope& envelope, std::string_view where = "envelope");
 
+// The envelope at another frame rate (a feature that runs slower or faster than its tier
+// declares; `edgeloop device simulate-camera --fps`). L2's declared lower rate stays when it is
+// still below `fps`; otherwise it is clamped to the default rule, fps / 2 (lower_rate_fps = 0),
+// so L2 keeps dropping frames, and `lower_rate_clamped` says so. The result is validated like a
+// budget file (kInvalidArgument naming the field).
+struct FpsOverride {
+  Envelope envelope;
+  bool lower_rate_clamped = false;
+};
+Result<FpsOverride> with_fps(Envelope envelope, double fps, std::string_view where = "envelope");
+
 // The declared average power of the inference work at `level`, in watts (mJ per inference x
 // inferences per second / 1000): L0 energy x fps; L1 x smaller_energy_ratio; L2 at the lower
 // rate (with the smaller variant when one is installed, else the main one); L3 the remote

@@ -161,7 +161,7 @@ Result<std::vector<LocalArtifact>> slot_artifacts(const SlotStore& store) {
 
 Result<TargetInstallReport> install_target(Installer& installer, Downloader& downloader, Transport& transport,
                                            std::string_view target_path, const TargetInfo& target, const fs::path& work_dir,
-                                           const FetchOptions& options) {
+                                           const FetchOptions& options, const FetchedCallback& on_fetched) {
   std::error_code ec;
   fs::create_directories(work_dir, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot create {}: {}", work_dir.string(), ec.message());
@@ -183,10 +183,12 @@ Result<TargetInstallReport> install_target(Installer& installer, Downloader& dow
     // verifies the bytes and refuses the active slot's own artifact.
     report.fetch.already_there = true;
     report.fetch.local_source = local.label;
+    if (on_fetched) on_fetched(report.fetch);
     EL_TRY(report.install, installer.install(local.bytes, expected));
     return report;
   }
   EL_TRY(report.fetch, fetch_artifact(downloader, transport, target_path, target, bases, dest, options));
+  if (on_fetched) on_fetched(report.fetch);
   EL_TRY(report.install, installer.install_file(dest, expected));
   remove_quietly(dest);
   return report;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,8 +80,12 @@ struct TargetInstallReport {
 // then Installer::install of the fetched file; the file is removed once installed. A slot that
 // already holds the target (verified against the slot state) is installed from, with no download. A crash at
 // any point leaves the slots as Installer::install guarantees, and the next call resumes.
+// `on_fetched` (when set) is called once the artifact is on the device, before it is verified
+// and installed: a caller reports the download even when the install then fails.
+using FetchedCallback = std::function<void(const FetchReport&)>;
 Result<TargetInstallReport> install_target(Installer& installer, Downloader& downloader, Transport& transport,
                                            std::string_view target_path, const TargetInfo& target,
-                                           const std::filesystem::path& work_dir, const FetchOptions& options = {});
+                                           const std::filesystem::path& work_dir, const FetchOptions& options = {},
+                                           const FetchedCallback& on_fetched = {});
 
 }  // namespace edgeloop::ota
