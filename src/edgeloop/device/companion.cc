@@ -5,7 +5,7 @@
 
 #include "edgeloop/base/file.h"
 #include "edgeloop/base/hash.h"
-#include "edgeloop/runtime/golden.h"
+#include "edgeloop/ota/installer.h"
 
 namespace edgeloop::device {
 namespace {
@@ -55,29 +55,6 @@ Result<SharedBytes> read_checked(const fs::path& dir, const CompanionInfo& info)
     return make_error(ErrorCode::kCorrupt, "the companion {} {} ({}) in {} does not match its record (length or SHA-256)",
                       info.model, info.version, info.variant, dir.string());
   return bytes;
-}
-
-// Length, SHA-256, the loader, the metadata and the golden vector within the budget; the
-// smoke test's time.
-Result<std::chrono::nanoseconds> verify(const SharedBytes& bytes, const ota::TargetInfo& t, const Clock& clock, const CompanionOptions& options) {
-  if (bytes.size() != t.length)
-    return make_error(ErrorCode::kCorrupt, "the artifact is {} bytes; the targets say {}", bytes.size(), t.length);
-  if (const std::string digest = to_hex(sha256(bytes.span())); digest != t.sha256)
-    return make_error(ErrorCode::kCorrupt, "the artifact's SHA-256 is {}; the targets say {}", digest, t.sha256);
-  auto program = runtime::Program::load(bytes, options.load);
-  if (!program) return std::unexpected(std::move(program).error().context("verifying the artifact"));
-  const auto& meta = program->graph().meta;
-  for (const auto& [field, have, want] : {std::tuple{"model name", meta.name, t.model}, std::tuple{"version", meta.version, t.model_version},
-                                          std::tuple{"variant", meta.variant, t.variant}})
-    if (have != want) return make_error(ErrorCode::kCorrupt, "the artifact's {} is '{}'; the targets say '{}'", field, have, want);
-  const auto t0 = clock.now();
-  auto golden = runtime::check_golden(*program);
-  const auto took = clock.now() - t0;
-  if (!golden) return std::unexpected(std::move(golden).error().context("smoke test"));
-  if (took > options.smoke_budget)
-    return make_error(ErrorCode::kFailedPrecondition, "smoke test took {} ms, over the budget of {} ms", took.count() / 1000000,
-                      options.smoke_budget.count() / 1000000);
-  return took;
 }
 
 }  // namespace
@@ -196,12 +173,14 @@ CompanionOutcome install_companion(CompanionStore& store, ota::Downloader& downl
 
   // 3. Verified as the main model is, then stored.
   auto bytes = map_file(dest);
-  auto verified = bytes ? verify(*bytes, t, clock, options) : Result<std::chrono::nanoseconds>(std::unexpected(bytes.error()));
+  auto verified = bytes ? ota::verify_artifact(*bytes, {t.length, t.sha256, t.model, t.model_version, t.variant}, clock,
+                                               options.load, options.smoke_budget)
+                        : Result<ota::VerifiedArtifact>(std::unexpected(bytes.error()));
   if (!verified) {
     remove_quietly(dest);
     return refuse(verified.error().context("verifying " + target.path));
   }
-  out.smoke_time = *verified;
+  out.smoke_time = verified->smoke_time;
   Status stored = store.put(dest, info);
   if (!stored) {
     remove_quietly(dest);

@@ -97,7 +97,7 @@ struct CompanionOutcome {
 
 struct CompanionOptions {
   ota::FetchOptions fetch;  // deltas, rate cap, policy (the main download's)
-  runtime::LoadOptions load = runtime::LoadOptions::reference();  // the smoke test's
+  runtime::LoadOptions load;  // how the smoke test loads it: the options the device runs it with (default: this CPU's backends)
   std::chrono::nanoseconds smoke_budget = std::chrono::seconds(5);
 };
 

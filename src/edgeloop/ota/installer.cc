@@ -52,16 +52,15 @@ Status installable(const SlotState& now, const std::string& digest) {
 
 }  // namespace
 
-Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArtifact& expected) {
+Result<VerifiedArtifact> verify_artifact(const SharedBytes& artifact, const ExpectedArtifact& expected, const Clock& clock,
+                                         const runtime::LoadOptions& load, std::chrono::nanoseconds smoke_budget) {
   // 1. The bytes are the ones the signed targets list.
   if (artifact.size() != expected.length)
     return make_error(ErrorCode::kCorrupt, "the artifact is {} bytes; the targets say {}", artifact.size(), expected.length);
-  std::string digest = to_hex(sha256(artifact.span()));
-  if (digest != expected.sha256)
+  if (const std::string digest = to_hex(sha256(artifact.span())); digest != expected.sha256)
     return make_error(ErrorCode::kCorrupt, "the artifact's SHA-256 is {}; the targets say {}", digest, expected.sha256);
-  EL_CHECK(installable(store_->state(), digest));  // early, on what this process last read
   // 2. The loader's verification, and the artifact says it is what the targets say it is.
-  auto program = runtime::Program::load(artifact, options_.load);
+  auto program = runtime::Program::load(artifact, load);
   if (!program) return std::unexpected(std::move(program).error().context("verifying the artifact"));
   const auto& meta = program->graph().meta;
   auto mismatch = [&](std::string_view field, const std::string& have, const std::string& want) -> Status {
@@ -76,29 +75,37 @@ Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArt
   //    cancel flag between steps, so setting it after each step once the clock says the budget
   //    has passed cuts the run exactly where a timer thread would, without one.
   std::atomic<bool> cancel{false};
-  const auto t0 = clock_->now();
+  const auto t0 = clock.now();
   Status golden = runtime::check_golden(*program, cancel, [&](size_t) {
-    if (clock_->now() - t0 > options_.smoke_budget) cancel.store(true, std::memory_order_release);
+    if (clock.now() - t0 > smoke_budget) cancel.store(true, std::memory_order_release);
   });
-  auto smoke_time = clock_->now() - t0;
+  const auto smoke_time = clock.now() - t0;
   if (!golden && golden.error().code == ErrorCode::kCancelled)
     return make_error(ErrorCode::kFailedPrecondition,
                       "smoke test cut at its budget of {} ms: the model is too slow for this device (or does not "
                       "finish); not installed",
-                      options_.smoke_budget.count() / 1000000);
+                      smoke_budget.count() / 1000000);
   if (!golden) return std::unexpected(std::move(golden).error().context("smoke test"));
-  if (smoke_time > options_.smoke_budget)
+  if (smoke_time > smoke_budget)
     return make_error(ErrorCode::kFailedPrecondition, "smoke test took {} ms, over the budget of {} ms",
-                      smoke_time.count() / 1000000, options_.smoke_budget.count() / 1000000);
+                      smoke_time.count() / 1000000, smoke_budget.count() / 1000000);
+  return VerifiedArtifact{meta.name, meta.version, meta.variant, smoke_time};
+}
+
+Result<InstallReport> Installer::install(SharedBytes artifact, const ExpectedArtifact& expected) {
+  // Early, on what this process last read: a trial in progress refuses before the smoke test.
+  if (store_->state().trial) EL_CHECK(installable(store_->state(), expected.sha256));
+  EL_TRY(VerifiedArtifact verified, verify_artifact(artifact, expected, *clock_, options_.load, options_.smoke_budget));
+  const std::string& digest = expected.sha256;  // verified
 
   // 4. From here on one step under the slot store's lock, on the state as it is now: another
   //    process may have changed it while this one verified.
   EL_TRY(auto held, store_->lock());
   EL_CHECK(installable(store_->state(), digest));
   const SlotState& now = store_->state();
-  SlotInfo info{meta.name, meta.version, meta.variant, digest, artifact.size(), false};
+  SlotInfo info{verified.model, verified.version, verified.variant, digest, artifact.size(), false};
   InstallReport report;
-  report.smoke_time = smoke_time;
+  report.smoke_time = verified.smoke_time;
   if (!now.active) {
     // Provisioning: nothing to fall back to, so nothing to try against.
     report.slot = Slot::kA;

@@ -38,6 +38,21 @@ struct ExpectedArtifact {
   std::string model, version, variant;
 };
 
+// What an artifact that passed verify_artifact says it is.
+struct VerifiedArtifact {
+  std::string model, version, variant;
+  std::chrono::nanoseconds smoke_time{0};
+};
+
+// The checks every artifact gets before it may run on this device, whatever it is for (a slot,
+// a companion): length and SHA-256 against the signed targets; the loader's verification, with
+// `load` (the options the device runs it with); name, version and variant against the targets;
+// the golden vector (smoke test) within `smoke_budget` on `clock` — cut at the next step once the
+// budget has passed (the runtime's cancel flag). kCorrupt for bytes that are not the target,
+// kFailedPrecondition for a smoke test over its budget.
+Result<VerifiedArtifact> verify_artifact(const SharedBytes& artifact, const ExpectedArtifact& expected, const Clock& clock,
+                                         const runtime::LoadOptions& load, std::chrono::nanoseconds smoke_budget);
+
 struct InstallReport {
   Slot slot = Slot::kA;
   bool provisioned = false;  // the first model of an empty store: active at once, no trial
