@@ -61,7 +61,10 @@ CameraReport run_camera(device::Engine& engine, VirtualClock& clock, device::Sim
         if (answer->top1 == frame.label) ++report.correct_answers;
       }
     }
-    if (options.realtime) std::this_thread::sleep_until(wall0 + (i + 1) * period);
+    if (options.realtime)
+      std::this_thread::sleep_until(wall0 + (i + 1) * period);
+    else
+      engine.drain_shadow();
     // The challenger's runs since the last frame cost energy too (it runs only with headroom).
     const device::GuardrailMetrics m = engine.metrics();
     joules += static_cast<double>(m.shadow_runs - shadow_runs_seen) * challenger_j;

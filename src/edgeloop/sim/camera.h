@@ -44,8 +44,11 @@ struct CameraOptions {
   std::chrono::nanoseconds deadline{0};
   double trace_interval_s = 1;  // one trace point per interval of simulated time
   // Paces the frames in real time too, so that the workers and the shadow see the gaps between
-  // frames a device would (a challenger slower than a frame then sees fewer frames). Default: as
-  // fast as the machine goes; time, heat and charge are simulated either way.
+  // frames a device would (a challenger slower than a frame then sees fewer frames: the frames
+  // offered while it runs are skipped). Default: as fast as the machine goes, and each sampled
+  // challenger run finishes before the next frame (as on a device whose challenger fits in a
+  // frame period), so a run's result does not depend on this machine's load. Time, heat and
+  // charge are simulated either way.
   bool realtime = false;
   // A challenger run's energy as a share of an L0 answer's (e.g. the ratio of the two models'
   // multiply-adds).
