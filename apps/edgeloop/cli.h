@@ -48,6 +48,7 @@ void add_keys_commands(CLI::App& app);
 void add_repo_commands(CLI::App& app);
 void add_device_commands(CLI::App& app);
 void add_simulate_camera_command(CLI::App* device);  // under `device`
+void add_sensors_command(CLI::App* device);          // under `device`
 void add_delta_commands(CLI::App& app);
 void add_stage_server_command(CLI::App& app);
 

@@ -444,7 +444,8 @@ void add_device_commands(CLI::App& app) {
       "The device side (docs/device-storage.md, docs/engine.md): check (verify the repository, resolve this device's "
       "model), update (one update cycle into the inactive slot, on trial, with the smaller variant beside it), status, "
       "mark-good, revert (a pointer flip, no network), start (the watchdog step a process runs first), simulate-camera "
-      "(the on-device engine on a simulated die and battery)");
+      "(the on-device engine on a simulated die and battery), sensors (what the governor and the download policy read "
+      "here)");
   device->require_subcommand(1);
 
   static CheckArgs a;
@@ -517,6 +518,7 @@ void add_device_commands(CLI::App& app) {
   slot_command("mark-good", "End the trial: the active model is trusted", mark_good, true);
   slot_command("revert", "Go back to the last-known-good model now (a pointer flip, no network)", revert, true);
   add_simulate_camera_command(device);
+  add_sensors_command(device);
   slot_command("start",
                "The watchdog step a process runs at start: on trial, spend one attempt before the model runs; with "
                "none left, revert to the last-known-good",

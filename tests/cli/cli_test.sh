@@ -670,6 +670,24 @@ check "--fps 10 on tier mid clamps L2's rate to 5 fps and says so" grep -q "^rat
 "$edgeloop" device --help > "$work/device_help.txt" 2>&1
 check "device --help describes every device command" \
   grep -q "check (verify the repository, resolve this device's model), update (one update cycle" "$work/device_help.txt"
+check "device --help names sensors" grep -q "sensors (what the governor" "$work/device_help.txt"
+
+# device sensors: what the governor and the download policy read, from a fake device's sysfs
+s="$work/sensors"; mkdir -p "$s/thermal/thermal_zone0" "$s/thermal/thermal_zone1" "$s/power/BAT0" "$s/data"
+echo 41500 > "$s/thermal/thermal_zone0/temp"; echo 57250 > "$s/thermal/thermal_zone1/temp"
+echo Battery > "$s/power/BAT0/type"; echo 23 > "$s/power/BAT0/capacity"; echo Discharging > "$s/power/BAT0/status"
+printf 'MemTotal:  4000000 kB\nMemFree:  100000 kB\nMemAvailable:  1000000 kB\n' > "$s/meminfo"
+echo metered > "$s/data/network-state"
+"$edgeloop" device sensors --thermal "$s/thermal" --power-supply "$s/power" --meminfo "$s/meminfo" --data-dir "$s/data" \
+  > "$work/sensors.txt" 2>&1
+check "device sensors: the hottest zone" grep -q "^thermal     57.2 °C" "$work/sensors.txt"
+check "device sensors: memory pressure" grep -q "^memory      pressure 0.75" "$work/sensors.txt"
+check "device sensors: the battery" grep -q "^power       battery 23%, not charging" "$work/sensors.txt"
+check "device sensors: the network state file" grep -q "^network     metered" "$work/sensors.txt"
+"$edgeloop" device sensors --thermal "$s/none" --power-supply "$s/none" --meminfo "$s/meminfo" --json > "$work/sensors.json" 2>&1
+check "device sensors: no thermal zones or power supply is said, not an error" test $? -eq 0
+check "device sensors --json: null for no reading" grep -q '"temperature_c": null' "$work/sensors.json"
+check "device sensors --json: memory" grep -q '"memory_pressure": 0.75' "$work/sensors.json"
 
 "$edgeloop" --help > /dev/null
 check "--help works" test $? -eq 0
