@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -412,6 +415,35 @@ TEST(Engine, PlatformMemoryPressureHoldsTheSmallerVariant) {
     (*engine)->infer(input(1, 16), 1s);
   }
   EXPECT_EQ((*engine)->level(), Level::kFull) << "back once the pressure clears and the dwell has passed";
+}
+
+// The nice values of this process's threads (Linux: field 19 of /proc/self/task/TID/stat).
+std::multiset<int> thread_nice_values() {
+  std::multiset<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i)
+      if (i == 19) out.insert(std::stoi(field));
+  }
+  return out;
+}
+
+TEST(Engine, WorkersRunBelowTheCallersPriority) {
+  ManualClock clock;
+  const auto before = thread_nice_values();
+  EngineOptions o = options();
+  o.workers = 3;
+  auto engine = Engine::create({load(chain(1, 1, 16, 31)), {}, {}, {}, {}}, o, clock);
+  ASSERT_TRUE(engine);
+  std::multiset<int> after;  // the workers set their nice value as they start
+  for (int i = 0; i < 200 && (after = thread_nice_values()).count(10) < before.count(10) + 3; ++i)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(after.count(10), before.count(10) + 3) << "the three workers at nice 10";
+  o.worker_nice = -1;
+  EXPECT_FALSE(Engine::create({load(chain(1, 1, 16, 31)), {}, {}, {}, {}}, o, clock)) << "a negative nice needs privilege";
 }
 
 TEST(Engine, MetricsExportEveryFieldOfTheSchema) {

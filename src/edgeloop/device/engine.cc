@@ -9,6 +9,8 @@
 #include <thread>
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <sched.h>
 
 #include "edgeloop/runtime/session.h"
@@ -53,8 +55,8 @@ struct Task {
 // One worker thread with its own sessions (a Session is one execution context).
 class Worker {
  public:
-  Worker(const EngineModels& m, int priority, std::atomic<int>& realtime)
-      : priority_(priority), realtime_(&realtime), main_(m.head ? std::nullopt : std::optional<runtime::Session>(std::in_place, m.main)),
+  Worker(const EngineModels& m, int priority, int nice, std::atomic<int>& realtime)
+      : priority_(priority), nice_(nice), realtime_(&realtime), main_(m.head ? std::nullopt : std::optional<runtime::Session>(std::in_place, m.main)),
         head_(m.head ? std::optional<runtime::Session>(std::in_place, *m.head) : std::nullopt),
         tail_(m.tail ? std::optional<runtime::Session>(std::in_place, *m.tail) : std::nullopt),
         smaller_(m.smaller ? std::optional<runtime::Session>(std::in_place, *m.smaller) : std::nullopt),
@@ -90,6 +92,9 @@ class Worker {
       sched_param sp{};
       sp.sched_priority = priority_;
       if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0) ++*realtime_;
+    } else if (nice_ != 0) {
+      // Linux: a thread's own nice value (raising it needs no privilege).
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice_);
     }
     while (true) {
       std::shared_ptr<Task> task;
@@ -146,7 +151,7 @@ class Worker {
     return tail_->run(std::span<const model::TensorData>(&act.front(), 1), t.cancel);
   }
 
-  int priority_;
+  int priority_, nice_;
   std::atomic<int>* realtime_;
   std::optional<runtime::Session> main_, head_, tail_, smaller_;
   mutable std::mutex mutex_;
@@ -507,6 +512,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineModels models, EngineOption
                                                const ThermalSensor* thermal, const PowerSensor* power, RemoteStage* remote,
                                                const MemorySensor* memory) {
   if (options.workers < 1) return make_error(ErrorCode::kInvalidArgument, "the engine needs at least one worker");
+  if (options.worker_nice < 0 || options.worker_nice > 19)
+    return make_error(ErrorCode::kInvalidArgument, "worker_nice must be within 0..19 (lowering it needs privilege), not {}",
+                      options.worker_nice);
   EL_CHECK(validate(options.envelope, "the engine's envelope"));
   EL_CHECK(validate(options.governor));
   if (options.shadow_rate < 0 || options.shadow_rate > 1)
@@ -534,7 +542,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineModels models, EngineOption
     if (impl->models.challenger) bytes += static_cast<double>(held(*impl->models.challenger));
     impl->held_memory_pressure = bytes / static_cast<double>(impl->options.envelope.memory_bytes);
   }
-  for (int i = 0; i < impl->options.workers; ++i) impl->workers.push_back(std::make_unique<Worker>(impl->models, impl->options.worker_priority, impl->realtime_workers));
+  for (int i = 0; i < impl->options.workers; ++i) impl->workers.push_back(std::make_unique<Worker>(impl->models, impl->options.worker_priority, impl->options.worker_nice, impl->realtime_workers));
   if (impl->models.challenger) impl->shadow_thread = std::thread([p = impl.get()] { p->shadow_loop(); });
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }

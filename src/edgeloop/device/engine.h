@@ -70,6 +70,11 @@ struct EngineOptions {
   // calling thread waking on time: under a CPU-saturating load that needs the caller at a
   // real-time priority above this one (docs/engine.md, "Deadlines").
   int worker_priority = 0;
+  // With worker_priority 0: the workers' nice value (0..19; Linux, per thread, no privilege
+  // needed). Above the caller's (0), so that a model running past its deadline yields the CPU to
+  // the caller's wake-up instead of delaying it (under a CPU-saturating load that took the p99
+  // past the deadline from 0.1 ms to 3.8 ms at nice 0: docs/benchmarks.md).
+  int worker_nice = 10;
   // Bypasses the governor and holds this level (comparisons: "L0 at full rate alone").
   std::optional<Level> pin_level;
   // Called on the shadow thread after every challenger run (true: it answered). A model on
