@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -251,6 +254,43 @@ TEST(Engine, AChallengerThatFinishesOverItsTimeLimitIsStillAFailure) {
   EXPECT_EQ(m.shadow_failures, 1u);
   EXPECT_EQ(m.shadow_disagreements, 0u) << "a failed run has no answer to compare";
   EXPECT_EQ(results, std::vector<bool>{false});
+}
+
+TEST(Engine, AChallengerWaitingForTheCpuIsNotFailedForIt) {
+  // Everything on one CPU; a busy thread of normal priority holds it while the challenger (at
+  // SCHED_IDLE) has a frame: the challenger waits far past its time limit in wall time, but its
+  // own CPU time stays under it — it is not failed for waiting.
+  cpu_set_t saved, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  {
+    ManualClock clock;
+    EngineOptions o = options();
+    o.shadow_rate = 1;
+    o.shadow_time_limit = 100ms;
+    std::vector<bool> results;
+    o.on_shadow_result = [&](bool ok) { results.push_back(ok); };
+    auto engine = Engine::create({load(chain(0, 64, 256, 32)), {}, load(chain(4, 64, 256, 33)), {}, {}}, o, clock);
+    ASSERT_TRUE(engine);
+    std::atomic<bool> stop{false};
+    std::thread busy([&] {
+      while (!stop) {
+      }
+    });
+    (*engine)->infer(input(64, 256), 10s);
+    std::this_thread::sleep_for(300ms);  // the busy thread has the CPU; the challenger waits
+    stop = true;
+    busy.join();
+    (*engine)->drain_shadow();
+    auto m = (*engine)->metrics();
+    EXPECT_EQ(m.shadow_runs, 1u);
+    EXPECT_EQ(m.shadow_failures, 0u);
+    EXPECT_EQ(results, std::vector<bool>{true});
+    EXPECT_GT(m.shadow_latency_us.sum, 100e3) << "it waited past the limit in wall time";
+  }
+  sched_setaffinity(0, sizeof(saved), &saved);
 }
 
 TEST(Engine, DestroyingTheEngineStopsAChallengerMidRun) {

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <sched.h>
+#include <time.h>
 
 #include "edgeloop/runtime/session.h"
 
@@ -33,6 +34,53 @@ namespace {
 
 double seconds(nanoseconds t) { return static_cast<double>(t.count()) / 1e9; }
 
+// CPU time the calling thread has used.
+nanoseconds thread_cpu_time() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + nanoseconds(ts.tv_nsec);
+}
+
+// The challenger's own thread takes one frame at a time (frames offered while it is busy are
+// skipped), with what the champion — the main model — answered for it.
+struct ShadowJob {
+  model::TensorData input;
+  int champion_top1 = -1;
+  double champion_confidence = 0;
+  nanoseconds champion_took{0};  // the champion's run on its worker
+};
+
+// Where frames wait for the challenger: one at a time; a frame that finds it taken is skipped.
+// The worker that ran the champion hands its frame over after the caller has its answer, so
+// the hand-off (a copy and a wake-up) costs the caller nothing.
+struct ShadowInbox {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::optional<ShadowJob> job;
+  bool busy = false, stop = false;
+  int pending = 0;            // frames flagged for the shadow that their worker has not handed over yet
+  uint64_t skipped_busy = 0;  // frames that found the challenger busy
+
+  void expect() {
+    std::lock_guard lock(mutex);
+    ++pending;
+  }
+  // The flagged frame's job, or nullopt when the champion did not answer (no shadow run).
+  void hand_over(std::optional<ShadowJob> offered) {
+    {
+      std::lock_guard lock(mutex);
+      --pending;
+      if (offered) {
+        if (busy || job)
+          ++skipped_busy;
+        else
+          job = std::move(offered);
+      }
+    }
+    cv.notify_all();
+  }
+};
+
 // What a worker runs for one frame.
 enum class TaskKind {
   kMain,     // L0: main (or head then tail, keeping the cut activation)
@@ -50,13 +98,14 @@ struct Task {
   Result<std::vector<model::TensorData>> outputs = std::vector<model::TensorData>{};
   std::optional<model::TensorData> activation;  // the cut tensor (kMain with a split, kHead)
   nanoseconds took{0};                          // the model's run on the worker
+  bool shadow = false;                          // kMain: hand the frame to the challenger once answered
 };
 
 // One worker thread with its own sessions (a Session is one execution context).
 class Worker {
  public:
-  Worker(const EngineModels& m, int priority, int nice, std::atomic<int>& realtime)
-      : priority_(priority), nice_(nice), realtime_(&realtime), main_(m.head ? std::nullopt : std::optional<runtime::Session>(std::in_place, m.main)),
+  Worker(const EngineModels& m, int priority, int nice, std::atomic<int>& realtime, ShadowInbox& inbox)
+      : priority_(priority), nice_(nice), realtime_(&realtime), inbox_(&inbox), main_(m.head ? std::nullopt : std::optional<runtime::Session>(std::in_place, m.main)),
         head_(m.head ? std::optional<runtime::Session>(std::in_place, *m.head) : std::nullopt),
         tail_(m.tail ? std::optional<runtime::Session>(std::in_place, *m.tail) : std::nullopt),
         smaller_(m.smaller ? std::optional<runtime::Session>(std::in_place, *m.smaller) : std::nullopt),
@@ -104,9 +153,15 @@ class Worker {
         if (stop_ && !task_) return;
         task = task_;
       }
+      if (task->shadow) inbox_->expect();
       const auto t0 = std::chrono::steady_clock::now();
       run(*task);
       task->took = std::chrono::steady_clock::now() - t0;
+      std::optional<ShadowJob> job;
+      if (task->shadow && task->outputs && !task->outputs->empty()) {
+        auto [top1, confidence] = top1_softmax(task->outputs->front());  // before the caller takes the outputs
+        job = ShadowJob{{}, top1, confidence, task->took};
+      }
       {
         // Idle before the caller hears "done", so its next task finds this worker free.
         std::lock_guard lock(mutex_);
@@ -117,6 +172,11 @@ class Worker {
         task->done = true;
       }
       task->cv.notify_all();
+      // The caller has its answer (and no longer reads the input): now the challenger's turn.
+      if (task->shadow) {
+        if (job) job->input = std::move(task->input);
+        inbox_->hand_over(std::move(job));
+      }
       std::lock_guard lock(mutex_);
       if (stop_) return;
     }
@@ -153,21 +213,13 @@ class Worker {
 
   int priority_, nice_;
   std::atomic<int>* realtime_;
+  ShadowInbox* inbox_;
   std::optional<runtime::Session> main_, head_, tail_, smaller_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::shared_ptr<Task> task_;
   bool stop_ = false;
   std::thread thread_;  // last: starts after the sessions exist
-};
-
-// The challenger's own thread takes one frame at a time (frames offered while it is busy are
-// skipped), with what the champion — the main model — answered for it.
-struct ShadowJob {
-  model::TensorData input;
-  int champion_top1 = -1;
-  double champion_confidence = 0;
-  nanoseconds champion_took{0};  // the champion's run on its worker
 };
 
 }  // namespace
@@ -199,10 +251,7 @@ struct Engine::Impl {
   std::mt19937_64 rng;
 
   // Shadow.
-  std::mutex shadow_mutex;
-  std::condition_variable shadow_cv;
-  std::optional<ShadowJob> shadow_job;
-  bool shadow_busy = false, shadow_stop = false;
+  ShadowInbox inbox;
   std::atomic<bool> shadow_cancel{false};  // set on destruction: the challenger stops at its next op
   std::thread shadow_thread;
 
@@ -299,25 +348,22 @@ struct Engine::Impl {
     ++metrics.confidence[bucket];
   }
 
-  // Under the engine's lock: samples the frame and asks the governor; the job goes to the shadow
-  // thread unless it is still busy with the last one.
-  void offer_shadow(ShadowJob job, Level level) {
-    if (!models.challenger || options.shadow_rate <= 0) return;
-    if (std::uniform_real_distribution<double>(0, 1)(rng) >= options.shadow_rate) return;
+  // Under the engine's lock, before the frame runs: whether it goes to the challenger once the
+  // champion has answered it — sampled, and only when the governor allows extra work.
+  bool want_shadow(Level level) {
+    if (!models.challenger || options.shadow_rate <= 0) return false;
+    if (std::uniform_real_distribution<double>(0, 1)(rng) >= options.shadow_rate) return false;
     if (!governor.allows_extra_work(last_inputs, level)) {
       ++metrics.shadow_skipped;
-      return;
+      return false;
     }
-    std::lock_guard lock(shadow_mutex);
-    if (shadow_busy || shadow_job) {
-      ++metrics.shadow_skipped;
-      return;
-    }
-    shadow_job = std::move(job);
-    shadow_cv.notify_all();
+    return true;
   }
 
   void shadow_loop() {
+    // Below the workers (and the caller): on a busy core the challenger waits, the answer does not.
+    sched_param idle{};
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
     runtime::Session session(*models.challenger);
     const nanoseconds limit = options.shadow_time_limit > nanoseconds::zero()
                                   ? options.shadow_time_limit
@@ -326,27 +372,31 @@ struct Engine::Impl {
     while (true) {
       ShadowJob job;
       {
-        std::unique_lock lock(shadow_mutex);
-        shadow_cv.wait(lock, [&] { return shadow_stop || shadow_job; });
-        if (shadow_stop) return;
-        job = std::move(*shadow_job);
-        shadow_job.reset();
-        shadow_busy = true;
+        std::unique_lock lock(inbox.mutex);
+        inbox.cv.wait(lock, [&] { return inbox.stop || inbox.job; });
+        if (inbox.stop) return;
+        job = std::move(*inbox.job);
+        inbox.job.reset();
+        inbox.busy = true;
       }
+      // The limit is on the challenger's own CPU time: at SCHED_IDLE it may wait for the CPU as
+      // long as others need it, and waiting is not held against it (a single-threaded run's CPU
+      // time is a lower bound on what it would take as the champion).
       const auto t0 = std::chrono::steady_clock::now();
+      const nanoseconds cpu0 = thread_cpu_time();
       std::atomic<bool> cancel{false};
       auto out = session.run(std::span<const model::TensorData>(&job.input, 1), cancel, [&](size_t) {
-        if (shadow_cancel.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() - t0 > limit) cancel = true;
+        if (shadow_cancel.load(std::memory_order_relaxed) || thread_cpu_time() - cpu0 > limit) cancel = true;
       });
       if (shadow_cancel) return;
-      const nanoseconds took = std::chrono::steady_clock::now() - t0;
+      const nanoseconds took = std::chrono::steady_clock::now() - t0, cpu = thread_cpu_time() - cpu0;
       {
         std::lock_guard lock(mutex);
         ++metrics.shadow_runs;
         metrics.shadow_latency_us.add(static_cast<double>(took.count()) / 1e3);
         // Over the limit is a failure even when the run finished: a step cannot be interrupted
         // (a backend's fused partition is one step), so a cancel may land only at its end.
-        if (!out || took > limit) {
+        if (!out || cpu > limit) {
           ++metrics.shadow_failures;
         } else {
           auto [top1, conf] = top1_softmax(out->front());
@@ -355,12 +405,12 @@ struct Engine::Impl {
           metrics.shadow_latency_delta_us_sum += static_cast<double>((took - job.champion_took).count()) / 1e3;
         }
       }
-      if (options.on_shadow_result) options.on_shadow_result(out.has_value() && took <= limit);
+      if (options.on_shadow_result) options.on_shadow_result(out.has_value() && cpu <= limit);
       {
-        std::lock_guard lock(shadow_mutex);
-        shadow_busy = false;
+        std::lock_guard lock(inbox.mutex);
+        inbox.busy = false;
       }
-      shadow_cv.notify_all();
+      inbox.cv.notify_all();
     }
   }
 
@@ -369,8 +419,7 @@ struct Engine::Impl {
     const SteadyTime until = t0 + deadline;
     std::unique_lock lock(mutex);
     const Level level = step_governor();
-    std::optional<ShadowJob> champion;
-    InferResult r = answer(input, level, until, lock, champion);
+    InferResult r = answer(input, level, until, lock, want_shadow(level));
     r.level = level;
     r.latency = std::chrono::steady_clock::now() - t0;
     record(r);
@@ -379,9 +428,6 @@ struct Engine::Impl {
       last_answer.value().outputs.clear();
       last_answer_at = clock->now();
     }
-    // The challenger is judged against the champion's own answer, whatever the caller got
-    // (an escalation under the floor included); only frames the champion answered qualify.
-    if (champion) offer_shadow(std::move(*champion), level);
     return r;
   }
 
@@ -439,9 +485,11 @@ struct Engine::Impl {
     return out;
   }
 
-  // `champion` is set when the main model answered this frame locally (the shadow's reference).
+  // `shadow`: the frame goes to the challenger if the main model answers it locally — judged
+  // against the champion's own answer, whatever the caller gets (an escalation under the floor
+  // included).
   InferResult answer(const model::TensorData& input, Level level, SteadyTime until, std::unique_lock<std::mutex>& lock,
-                     std::optional<ShadowJob>& champion) {
+                     bool shadow) {
     if (level == Level::kHeuristic) return heuristic(FallbackReason::kLadderHeuristic, level);
 
     auto task = std::make_shared<Task>();
@@ -460,11 +508,11 @@ struct Engine::Impl {
 
     const bool degraded = level != Level::kFull && models.smaller;
     task->kind = degraded ? TaskKind::kSmaller : TaskKind::kMain;
+    task->shadow = shadow && !degraded;
     if (auto fallback = run_or_fallback(task, level, until, lock)) return *fallback;
     InferResult r = answer_from(std::move(*task->outputs), degraded ? Source::kLocalDegraded : Source::kLocal,
                                 degraded ? FallbackReason::kLadderSmaller : FallbackReason::kNone);
     r.ran = degraded ? LocalModel::kSmaller : LocalModel::kMain;
-    if (!degraded) champion = ShadowJob{input, r.top1, r.confidence, task->took};
     if (r.confidence >= options.accuracy_floor) return r;
 
     // The cascade: under the floor, the remote stage if it is online and the budget allows.
@@ -542,7 +590,8 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineModels models, EngineOption
     if (impl->models.challenger) bytes += static_cast<double>(held(*impl->models.challenger));
     impl->held_memory_pressure = bytes / static_cast<double>(impl->options.envelope.memory_bytes);
   }
-  for (int i = 0; i < impl->options.workers; ++i) impl->workers.push_back(std::make_unique<Worker>(impl->models, impl->options.worker_priority, impl->options.worker_nice, impl->realtime_workers));
+  for (int i = 0; i < impl->options.workers; ++i) impl->workers.push_back(std::make_unique<Worker>(impl->models, impl->options.worker_priority, impl->options.worker_nice,
+                                                     impl->realtime_workers, impl->inbox));
   if (impl->models.challenger) impl->shadow_thread = std::thread([p = impl.get()] { p->shadow_loop(); });
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -551,11 +600,11 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
   {
-    std::lock_guard lock(impl_->shadow_mutex);
-    impl_->shadow_stop = true;
+    std::lock_guard lock(impl_->inbox.mutex);
+    impl_->inbox.stop = true;
   }
   impl_->shadow_cancel = true;
-  impl_->shadow_cv.notify_all();
+  impl_->inbox.cv.notify_all();
   if (impl_->shadow_thread.joinable()) impl_->shadow_thread.join();
   impl_->workers.clear();
 }
@@ -569,6 +618,10 @@ std::optional<InferResult> Engine::offer_frame(const model::TensorData& input, n
 GuardrailMetrics Engine::metrics() const {
   std::lock_guard lock(impl_->mutex);
   GuardrailMetrics m = impl_->metrics;
+  {
+    std::lock_guard inbox(impl_->inbox.mutex);
+    m.shadow_skipped += impl_->inbox.skipped_busy;
+  }
   if (impl_->level_since)
     m.seconds_per_level[static_cast<size_t>(impl_->current_level)] += impl_->now_s() - *impl_->level_since;
   return m;
@@ -587,8 +640,9 @@ Level Engine::level() const {
 int Engine::realtime_workers() const { return impl_->realtime_workers.load(); }
 
 void Engine::drain_shadow() {
-  std::unique_lock lock(impl_->shadow_mutex);
-  impl_->shadow_cv.wait(lock, [&] { return !impl_->shadow_busy && !impl_->shadow_job; });
+  ShadowInbox& in = impl_->inbox;
+  std::unique_lock lock(in.mutex);
+  in.cv.wait(lock, [&] { return in.pending == 0 && !in.busy && !in.job; });
 }
 
 }  // namespace edgeloop::device

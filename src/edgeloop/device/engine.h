@@ -53,13 +53,17 @@ struct EngineOptions {
   // flagged (kBelowFloorNoBudget) rather than waiting on the network.
   std::chrono::nanoseconds remote_min_budget = std::chrono::milliseconds(5);
   RemotePolicy remote_policy = RemotePolicy::kCutActivation;
-  // Share of the frames the champion answers locally that are offered to the challenger; it runs
-  // only when the governor allows extra work (Governor::allows_extra_work).
+  // Share of the frames sampled for the challenger (before they run). A sampled frame goes to it
+  // when the governor allows extra work (Governor::allows_extra_work; else it counts as skipped)
+  // and the main model answers it locally; the challenger takes one at a time (a frame that finds
+  // it busy is skipped).
   double shadow_rate = 0.1;
   uint64_t shadow_seed = 1;          // its sampling
-  // A challenger run longer than this is cancelled between ops and counted as a failure: a model
-  // that would blow the latency budget fails in the shadow before it ever answers. Zero: twice
-  // the envelope's latency_p95_ms.
+  // A challenger run that uses more CPU time than this is cancelled between ops and counted as a
+  // failure: a model that would blow the latency budget fails in the shadow before it ever
+  // answers. CPU time, not wall time: the challenger runs at SCHED_IDLE (only on a CPU nobody
+  // else wants), and waiting for the CPU is not held against it. Zero: twice the envelope's
+  // latency_p95_ms.
   std::chrono::nanoseconds shadow_time_limit{0};
   // The heuristic (L4, and any fallback): the last model answer while younger than this, else
   // "no answer" (top1 = -1).
@@ -126,7 +130,8 @@ class Engine {
   // GovernorOptions::max_transitions of them (metrics().ladder_transitions counts every one).
   std::vector<Transition> transitions() const;
   Level level() const;
-  // Waits until the shadow worker is idle (tests and end-of-run summaries).
+  // Waits until every frame handed to the shadow has been run or skipped and the challenger is
+  // idle (tests, simulations, end-of-run summaries).
   void drain_shadow();
   // How many workers got the real-time priority asked for (0 when none was asked).
   int realtime_workers() const;
