@@ -14,6 +14,7 @@
 #include "edgeloop/runtime/golden.h"
 #include "edgeloop/runtime/session.h"
 #include "ota/slot_fixture.h"
+#include "testing/result.h"
 
 namespace edgeloop::device {
 namespace {
@@ -21,7 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::slot_artifact;
 
-#define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
 
 // A device data folder whose slots hold version 1 (trusted) and, with `trial`, version 2 on
 // trial with `attempts` attempts.

@@ -8,6 +8,7 @@
 #include "edgeloop/device/boot.h"
 #include "edgeloop/device/data_dir.h"
 #include "edgeloop/ota/installer.h"
+#include "testing/result.h"
 
 namespace edgeloop::device {
 namespace {
@@ -16,7 +17,6 @@ namespace fs = std::filesystem;
 using world::DeviceWorld;
 using world::ReleaseSpec;
 
-#define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
 
 // A release as a variant matrix: fp32 for mid (the largest), int8 for flagship, w4a8 for low
 // (the smallest). The variants differ in their bytes; the arithmetic is the tiny MLP's.

@@ -7,6 +7,7 @@
 #include "edgeloop/runtime/program.h"
 #include "fixtures.h"
 #include "ota/slot_fixture.h"
+#include "testing/result.h"
 
 namespace edgeloop::device {
 namespace {
@@ -14,7 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::slot_artifact;
 
-#define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
 
 // A device with version 1 trusted in slot a and version 2 on trial in slot b.
 class TrialJudgeTest : public ::testing::Test {

@@ -4,6 +4,7 @@
 
 #include "device_world.h"
 #include "edgeloop/device/data_dir.h"
+#include "testing/result.h"
 
 namespace edgeloop::device {
 namespace {
@@ -12,7 +13,6 @@ namespace fs = std::filesystem;
 using world::DeviceWorld;
 using world::ReleaseSpec;
 
-#define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
 
 const std::vector<UpdateStep> kInstallSteps = {UpdateStep::kChecked, UpdateStep::kReconciled, UpdateStep::kFetched,
                                                UpdateStep::kInstalled, UpdateStep::kCompanion};

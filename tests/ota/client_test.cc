@@ -9,6 +9,7 @@
 
 #include "ota/repo_fixture.h"
 #include "ota/test_server.h"
+#include "testing/result.h"
 
 namespace edgeloop::ota {
 namespace {
@@ -23,11 +24,6 @@ using fixture::ScratchDir;
 using fixture::text;
 using fixture::World;
 
-#define ASSERT_OK(expr)                                                       \
-  do {                                                                        \
-    auto&& el_r_ = (expr);                                                    \
-    ASSERT_TRUE(el_r_.has_value()) << #expr << ": " << el_r_.error().message; \
-  } while (0)
 
 // A transport that answers some paths itself (an I/O failure mid-chain) and passes the rest on.
 class ScriptedTransport final : public Transport {

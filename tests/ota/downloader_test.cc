@@ -16,6 +16,7 @@
 #include "edgeloop/ota/transport.h"
 #include "ota/download_fakes.h"
 #include "ota/test_server.h"
+#include "testing/result.h"
 
 namespace edgeloop::ota {
 namespace {
@@ -88,7 +89,6 @@ class DownloaderTest : public ::testing::Test {
   DownloadOptions options_;
 };
 
-#define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
 
 TEST_F(DownloaderTest, FullDownloadOverHttp) {
   const std::string content = random_content(300 * 1024);

@@ -12,6 +12,7 @@
 #include "ota/download_fakes.h"
 #include "ota/test_server.h"
 #include "ota/update_fixture.h"
+#include "testing/result.h"
 
 namespace edgeloop::ota {
 namespace {
@@ -22,7 +23,6 @@ using testing::slot_artifact;
 using testing::TestArtifact;
 using testing::TestServer;
 
-#define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
 
 const TestArtifact& artifact(int version) {
   static const std::vector<TestArtifact> all = {slot_artifact(1), slot_artifact(2), slot_artifact(3)};
