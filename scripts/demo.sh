@@ -59,12 +59,15 @@ for cam in flagship-1:flagship mid-1:mid mid-2:mid mid-3:mid low-1:low; do
   update "cam-${cam%%:*}" "${cam##*:}" --root "$repo/public/metadata/1.root.json"
 done
 
-step "9. Version 2 (INT8 re-calibrated on other images) to 10% of tier mid: the repository makes a delta from version 1; the cohort is a keyed hash of device id and rollout id"
+step "9. Version 2 (re-calibrated on other images: INT8 for tier mid, W4A8 for tier low) to 10% of tier mid: the repository makes deltas from version 1; the cohort is a keyed hash of device id and rollout id"
 "$edgeloop" model import "$root/examples/fashion_mnist/fashion_cnn.onnx" -o "$work/fashion_cnn_v2.edge" \
   --name fashion-cnn --version 2 > /dev/null
-"$edgeloop" model quantize "$work/fashion_cnn_v2.edge" --scheme int8 --calib fashion-mnist:train:1000-2000 \
-  -o "$work/fashion_cnn_v2_int8.edge" > /dev/null
+for scheme in int8 w4a8; do
+  "$edgeloop" model quantize "$work/fashion_cnn_v2.edge" --scheme $scheme --calib fashion-mnist:train:1000-2000 \
+    -o "$work/fashion_cnn_v2_$scheme.edge" > /dev/null
+done
 "$edgeloop" repo add "$repo" "$work/fashion_cnn_v2_int8.edge" --tiers mid
+"$edgeloop" repo add "$repo" "$work/fashion_cnn_v2_w4a8.edge" --tiers low
 "$edgeloop" repo rollout "$repo" --model fashion-cnn --tier mid --target 2 --percent 10
 runs_v2=0
 for i in $(seq 1 100); do
@@ -74,12 +77,12 @@ for i in $(seq 1 100); do
 done
 echo "$runs_v2 of 100 mid devices run version 2 (expected about 10); the others stay on version 1"
 
-step "10. Widen to all of tier mid: cam-mid-1 downloads the delta, not the model, and runs version 2 on trial"
+step "10. Widen to all of tier mid: cam-mid-1 downloads the delta, not the model, runs version 2 on trial, and keeps version 2's smallest variant (W4A8) beside it for the ladder's L1"
 "$edgeloop" repo rollout "$repo" --model fashion-cnn --tier mid --target 2 --percent 100
 update cam-mid-1 mid | tee "$work/update-v2.txt"
 
-camera() {  # camera ID ARGS...: the simulated camera on that device (docs/engine.md)
-  "$edgeloop" device simulate-camera --data-dir "$work/devices/$1" --smaller "$work/variants/w4a8.edge" "${@:2}"
+camera() {  # camera ID ARGS...: the simulated camera on that device, its installed models answering (docs/engine.md)
+  "$edgeloop" device simulate-camera --data-dir "$work/devices/$1" "${@:2}"
 }
 step "11. cam-mid-1's camera, 60 s at 30 fps in a 35 °C room: version 1 (last-known-good) answers, version 2 runs in its shadow on every 5th frame and earns its 100 successes there"
 camera cam-mid-1 --seconds 60 --ambient 35 --shadow-rate 0.2 | tee "$work/camera-v2.txt"

@@ -43,7 +43,7 @@ std::string trial_verdict(const device::TrialJudge& judge, const ota::SlotState&
       return "the challenger reached its successes in the shadow: marked good; it answers from the next start";
     case device::TrialVerdict::kReverted: {
       const auto& lkg = s.info(*s.active);
-      return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over {:.0f} ms, twice the {:.0f} ms budget) "
+      return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over the {:.0f} ms budget) "
                          "before it ever answered: reverted to slot {} ({}), nothing downloaded",
                          ota::to_string(slot), judge.failures(), 2 * options.envelope.latency_p95_ms,
                          options.envelope.latency_p95_ms, ota::to_string(*s.active),
@@ -259,7 +259,8 @@ void add_simulate_camera_command(CLI::App* device) {
   c->add_option("--challenger", a.challenger, "a model to run in the shadow (default: the model on trial, if any)");
   c->add_option("--shadow-rate", a.shadow_rate, "share of frames the challenger sees (default 0.1)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--max-shadow-failures", a.max_shadow_failures,
-                 "on trial: this many failed shadow runs (errors, or over twice the latency budget) revert the trial (default 3)")
+                 "on trial: this many failed shadow runs (errors, or over the latency budget), when they are also more than 5% "
+                 "of the runs (the budget is a p95), revert the trial (default 3)")
       ->check(CLI::Range(1, 1000000));
   c->add_option("--floor", a.floor, "accuracy floor: answers under this confidence escalate to the remote stage, or are flagged (default 0.5)")->check(CLI::Range(0.0, 1.0));
   c->add_option("--battery", a.battery, "battery level at the start, percent (default 80)")->check(CLI::Range(0.0, 100.0));

@@ -85,6 +85,17 @@ TEST_F(TrialJudgeTest, FFailuresRevertToTheLastKnownGoodWithNothingDownloaded) {
   EXPECT_EQ(slot_file_hash(ota::Slot::kB), b);
 }
 
+TEST_F(TrialJudgeTest, FailuresRevertOnlyWhenTheyAreMoreThanTheirShareOfTheRuns) {
+  TrialJudge judge(*installer_, {.max_failures = 2, .max_failure_share = 0.5});
+  for (bool ok : {true, true, false, true, false}) judge.record(ok);  // 2 failures of 5 runs: 40 %
+  EXPECT_EQ(judge.verdict(), TrialVerdict::kOnTrial);
+  judge.record(false);  // 3 of 6: 50 %, not more
+  EXPECT_EQ(judge.verdict(), TrialVerdict::kOnTrial);
+  judge.record(false);  // 4 of 7
+  EXPECT_EQ(judge.verdict(), TrialVerdict::kReverted);
+  EXPECT_EQ(slots_->state().active, ota::Slot::kA);
+}
+
 TEST_F(TrialJudgeTest, NothingHappensAfterAVerdict) {
   TrialJudge judge(*installer_, {1});
   judge.record(false);

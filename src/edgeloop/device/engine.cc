@@ -368,7 +368,7 @@ struct Engine::Impl {
     const nanoseconds limit = options.shadow_time_limit > nanoseconds::zero()
                                   ? options.shadow_time_limit
                                   : std::chrono::duration_cast<nanoseconds>(
-                                        std::chrono::duration<double, std::milli>(2 * options.envelope.latency_p95_ms));
+                                        std::chrono::duration<double, std::milli>(options.envelope.latency_p95_ms));
     while (true) {
       ShadowJob job;
       {

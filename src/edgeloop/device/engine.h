@@ -62,8 +62,9 @@ struct EngineOptions {
   // A challenger run that uses more CPU time than this is cancelled between ops and counted as a
   // failure: a model that would blow the latency budget fails in the shadow before it ever
   // answers. CPU time, not wall time: the challenger runs at SCHED_IDLE (only on a CPU nobody
-  // else wants), and waiting for the CPU is not held against it. Zero: twice the envelope's
-  // latency_p95_ms.
+  // else wants), and waiting for the CPU is not held against it. Zero: the envelope's
+  // latency_p95_ms (a run over the budget; whether a model fails for it is the judge's call, as
+  // one run in twenty may be over a p95: device/trial_judge.h).
   std::chrono::nanoseconds shadow_time_limit{0};
   // The heuristic (L4, and any fallback): the last model answer while younger than this, else
   // "no answer" (top1 = -1).

@@ -31,7 +31,8 @@ void TrialJudge::record(bool ok) {
       error_ = std::move(good).error().context("recording a success of the trial");
     else if (*good)
       verdict_ = TrialVerdict::kMarkedGood;
-  } else if (++failures_ >= options_.max_failures) {
+  } else if (++failures_ >= options_.max_failures &&
+             failures_ > options_.max_failure_share * static_cast<double>(successes_ + failures_)) {
     auto reverted = installer_->revert();
     if (!reverted)
       error_ = std::move(reverted).error().context("reverting the trial");

@@ -1,9 +1,11 @@
 // A model on trial judged in the shadow of the last-known-good, before it ever answers anyone
 // (docs/engine.md, "Shadow champion–challenger"): every challenger run that answers within its
-// time limit is one success (ota::Installer::record_success: the K-th marks the model good),
-// and `max_failures` failed runs — errors, or runs over the time limit — before that revert it
-// to the last-known-good: a pointer flip, nothing downloaded. After a verdict the judge ignores
-// further results. It plugs into EngineOptions::on_shadow_result.
+// time limit (the latency budget) is one success (ota::Installer::record_success: the K-th marks
+// the model good); failed runs — errors, or runs over the limit — revert it to the
+// last-known-good (a pointer flip, nothing downloaded) once there are `max_failures` of them and
+// they are more than `max_failure_share` of its runs: the budget is a p95, so a model may be over
+// it one run in twenty, but not more. After a verdict the judge ignores further results. It
+// plugs into EngineOptions::on_shadow_result.
 #pragma once
 
 #include <functional>
@@ -17,7 +19,8 @@
 namespace edgeloop::device {
 
 struct TrialJudgeOptions {
-  int max_failures = 3;  // failed shadow runs (in all, not in a row) that revert the trial; >= 1
+  int max_failures = 3;            // failed shadow runs (in all, not in a row) before a revert; >= 1
+  double max_failure_share = 0.05;  // ... and only while they are more than this share of the runs
 };
 
 enum class TrialVerdict {
