@@ -45,8 +45,7 @@ std::string trial_verdict(const device::TrialJudge& judge, const ota::SlotState&
       const auto& lkg = s.info(*s.active);
       return fmt::format("slot {} failed in the shadow ({} challenger runs failed or ran over the {:.0f} ms budget) "
                          "before it ever answered: reverted to slot {} ({}), nothing downloaded",
-                         ota::to_string(slot), judge.failures(), 2 * options.envelope.latency_p95_ms,
-                         options.envelope.latency_p95_ms, ota::to_string(*s.active),
+                         ota::to_string(slot), judge.failures(), options.envelope.latency_p95_ms, ota::to_string(*s.active),
                          lkg ? fmt::format("{} {} ({})", lkg->model, lkg->version, lkg->variant) : "empty");
     }
     case device::TrialVerdict::kOnTrial:

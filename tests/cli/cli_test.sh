@@ -486,16 +486,16 @@ d4="$work/device4"; repo4="$work/repo_wide"
 "$edgeloop" repo rollout "$repo4" --model fashion --tier mid --target 10 --percent 100 > /dev/null 2>&1
 "$edgeloop" device update --repo "$repo4/public" --data-dir "$d4" --device-id device4 --tier mid > "$work/wide_update.txt" 2>&1
 check "the slow release passes the smoke test and goes on trial" grep -q "^switch      active slot b on trial" "$work/wide_update.txt"
-# A mid tier with a 20 ms budget, so the slow release is over its 40 ms shadow limit on a fast
-# CPU too (it runs ~85-200 ms a frame; the CNN ~1 ms).
+# A mid tier with a 20 ms budget, so the slow release is over its shadow limit (the budget, in
+# CPU time) on a fast CPU too (it runs ~80-200 ms a frame; the CNN ~1 ms).
 sed 's/"latency_p95_ms": [0-9.]*/"latency_p95_ms": 20/' "$root/examples/budgets.json" > "$work/budgets_20ms.json"
 "$edgeloop" device simulate-camera --data-dir "$d4" --seconds 3 --realtime --shadow-rate 1 --budgets "$work/budgets_20ms.json" \
-  --json > "$work/cam_wide.json" 2>&1
+  > "$work/cam_wide.txt" 2>&1
 check "simulate-camera on the slow trial succeeds" test $? -eq 0
-if command -v python3 > /dev/null; then
-  check "the trial is reverted after 3 shadow failures" test "$(cam_field "$work/cam_wide.json" "(d['trial']['outcome'], d['trial']['shadow_failures'], d['trial']['active'])")" = "('reverted', 3, 'a')"
-  check "the caller never got the slow model's answers" test "$(cam_field "$work/cam_wide.json" "d['metrics']['deadline_overruns']")" = 0
-fi
+check "the trial is reverted after 3 shadow failures, nothing downloaded" grep -q \
+  "^trial       slot b failed in the shadow (3 challenger runs failed or ran over the 20 ms budget) before it ever answered: reverted to slot a (fashion 7 (fp32)), nothing downloaded" \
+  "$work/cam_wide.txt"
+check "the caller never got the slow model's answers" grep -q "; 0 deadline overruns;" "$work/cam_wide.txt"
 "$edgeloop" device status --data-dir "$d4" > "$work/wide_status.txt" 2>&1
 check "device status shows the slow release failed its trial" grep -q "fashion 10 (fp32).*\[failed its trial\]" "$work/wide_status.txt"
 
