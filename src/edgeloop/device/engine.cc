@@ -47,7 +47,7 @@ struct ShadowJob {
   model::TensorData input;
   int champion_top1 = -1;
   double champion_confidence = 0;
-  nanoseconds champion_took{0};  // the champion's run on its worker
+  nanoseconds champion_cpu{0};  // the champion's run on its worker, in CPU time
 };
 
 // Where frames wait for the challenger: one at a time; a frame that finds it taken is skipped.
@@ -97,7 +97,7 @@ struct Task {
   bool done = false;
   Result<std::vector<model::TensorData>> outputs = std::vector<model::TensorData>{};
   std::optional<model::TensorData> activation;  // the cut tensor (kMain with a split, kHead)
-  nanoseconds took{0};                          // the model's run on the worker
+  nanoseconds cpu{0};                           // the model's run on the worker, in CPU time
   bool shadow = false;                          // kMain: hand the frame to the challenger once answered
 };
 
@@ -154,13 +154,13 @@ class Worker {
         task = task_;
       }
       if (task->shadow) inbox_->expect();
-      const auto t0 = std::chrono::steady_clock::now();
+      const nanoseconds cpu0 = thread_cpu_time();
       run(*task);
-      task->took = std::chrono::steady_clock::now() - t0;
+      task->cpu = thread_cpu_time() - cpu0;
       std::optional<ShadowJob> job;
       if (task->shadow && task->outputs && !task->outputs->empty()) {
         auto [top1, confidence] = top1_softmax(task->outputs->front());  // before the caller takes the outputs
-        job = ShadowJob{{}, top1, confidence, task->took};
+        job = ShadowJob{{}, top1, confidence, task->cpu};
       }
       {
         // Idle before the caller hears "done", so its next task finds this worker free.
@@ -379,21 +379,21 @@ struct Engine::Impl {
         inbox.job.reset();
         inbox.busy = true;
       }
-      // The limit is on the challenger's own CPU time: at SCHED_IDLE it may wait for the CPU as
-      // long as others need it, and waiting is not held against it (a single-threaded run's CPU
-      // time is a lower bound on what it would take as the champion).
-      const auto t0 = std::chrono::steady_clock::now();
+      // Times are the runs' own CPU time, the challenger's and the champion's: at SCHED_IDLE the
+      // challenger may wait for the CPU as long as others need it, and waiting is neither held
+      // against it nor part of what it costs (for a single-threaded model, its CPU time is its
+      // latency on an otherwise idle core).
       const nanoseconds cpu0 = thread_cpu_time();
       std::atomic<bool> cancel{false};
       auto out = session.run(std::span<const model::TensorData>(&job.input, 1), cancel, [&](size_t) {
         if (shadow_cancel.load(std::memory_order_relaxed) || thread_cpu_time() - cpu0 > limit) cancel = true;
       });
       if (shadow_cancel) return;
-      const nanoseconds took = std::chrono::steady_clock::now() - t0, cpu = thread_cpu_time() - cpu0;
+      const nanoseconds cpu = thread_cpu_time() - cpu0;
       {
         std::lock_guard lock(mutex);
         ++metrics.shadow_runs;
-        metrics.shadow_latency_us.add(static_cast<double>(took.count()) / 1e3);
+        metrics.shadow_latency_us.add(static_cast<double>(cpu.count()) / 1e3);
         // Over the limit is a failure even when the run finished: a step cannot be interrupted
         // (a backend's fused partition is one step), so a cancel may land only at its end.
         if (!out || cpu > limit) {
@@ -402,7 +402,7 @@ struct Engine::Impl {
           auto [top1, conf] = top1_softmax(out->front());
           if (top1 != job.champion_top1) ++metrics.shadow_disagreements;
           metrics.shadow_confidence_delta_sum += conf - job.champion_confidence;
-          metrics.shadow_latency_delta_us_sum += static_cast<double>((took - job.champion_took).count()) / 1e3;
+          metrics.shadow_latency_delta_us_sum += static_cast<double>((cpu - job.champion_cpu).count()) / 1e3;
         }
       }
       if (options.on_shadow_result) options.on_shadow_result(out.has_value() && cpu <= limit);

@@ -83,8 +83,8 @@ struct GuardrailMetrics {
   uint64_t shadow_disagreements = 0;     // top-1 differs from the champion's
   uint64_t shadow_failures = 0;          // the challenger errored
   double shadow_confidence_delta_sum = 0;  // challenger − champion, summed over runs
-  double shadow_latency_delta_us_sum = 0;  // challenger − champion
-  LatencyHistogram shadow_latency_us{10};
+  double shadow_latency_delta_us_sum = 0;  // challenger − champion, each run's CPU time (its latency on an idle core)
+  LatencyHistogram shadow_latency_us{10};  // the challenger's runs, CPU time
 
   // Field by field: the sum of two devices' (or two periods') records.
   GuardrailMetrics& operator+=(const GuardrailMetrics& other);
