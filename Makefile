@@ -2,12 +2,13 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 PY         := /usr/bin/python3
 
-.PHONY: all deps build test test-asan demo bench bench-compare fuzz models conformance device-size clean help
+.PHONY: all deps build test test-asan test-tsan demo bench bench-compare fuzz models conformance device-size clean help
 
 all: build
 
@@ -20,6 +21,7 @@ help:
 	@echo "make device-size  stripped size of the device library (runtime + loader + backends)"
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60); FUZZ_TARGETS=\"metadata …\" picks some"
 	@echo "make test-asan  the tests under AddressSanitizer + UBSan"
+	@echo "make test-tsan  the device and simulator tests (engine threads, shadow, trial judge) under ThreadSanitizer"
 	@echo "make models     regenerate models with PyTorch (MobileNetV2 into $(BUILD)/models)"
 
 deps:
@@ -40,6 +42,15 @@ test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGELOOP_SANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) -E 'FashionMnist\.EdgeModelMatchesPyTorchOnAllTestImages|FashionMobileNet\.EdgeModelMatchesPyTorchOnAllTestImages'
+
+# The engine's workers, its shadow thread and the trial judge under ThreadSanitizer (the device and
+# simulator suites; the kernels' own threads come from uninstrumented Debian libraries).
+test-tsan: deps
+	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS=-fsanitize=thread \
+	  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target device_tests sim_tests
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD_TSAN)/bin/device_tests
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD_TSAN)/bin/sim_tests
 
 demo: build
 	scripts/demo.sh $(BUILD)
@@ -71,4 +82,4 @@ models:
 	$(PY) scripts/export_mobilenetv2.py --out-dir $(BUILD)/models
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)
