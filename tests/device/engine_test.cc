@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sched.h>
+#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -63,6 +64,16 @@ class ManualClock final : public Clock {
 
 EngineOptions options() { return fixtures::engine_options(); }
 
+// Work is measured in CPU time, not in wall time, which a loaded machine stretches.
+std::chrono::nanoseconds cpu_time(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+// The CPU time of every thread but the calling one: the engine's work. Read while another thread
+// runs, it may miss up to a scheduler tick of that thread's work.
+std::chrono::nanoseconds engine_cpu() { return cpu_time(CLOCK_PROCESS_CPUTIME_ID) - cpu_time(CLOCK_THREAD_CPUTIME_ID); }
+
 TEST(Engine, AnswersWithTheMainModelsOutput) {
   ManualClock clock;
   auto main = load(chain(2, 1, 16, 1));
@@ -94,11 +105,13 @@ TEST(Engine, AnOverrunReturnsTheFallbackAtTheDeadlineAndTheWorkerRecovers) {
   auto engine = Engine::create({slow, {}, {}, {}, {}}, o, clock);
   ASSERT_TRUE(engine);
   auto x = input(64, 256);
-  // A first answer, so the heuristic has something to say; it also times a whole run.
+  // A first answer, so the heuristic has something to say; it also measures a whole run's work.
+  const auto cpu0 = engine_cpu();
   InferResult first = (*engine)->infer(x, 60s);
   ASSERT_EQ(first.source, Source::kLocal);
-  const auto whole_run = first.latency;
+  const auto whole_run = engine_cpu() - cpu0;
 
+  const auto cpu_at_start = engine_cpu();
   const auto t0 = std::chrono::steady_clock::now();
   InferResult r = (*engine)->infer(x, 5ms);
   const auto waited = std::chrono::steady_clock::now() - t0;
@@ -109,18 +122,18 @@ TEST(Engine, AnOverrunReturnsTheFallbackAtTheDeadlineAndTheWorkerRecovers) {
   EXPECT_EQ((*engine)->metrics().deadline_overruns, 1u);
 
   // The overrunning run is cancelled between ops: the single worker is free again after about
-  // one layer, not after all 40.
-  const auto overran_at = std::chrono::steady_clock::now();
+  // one layer's work (a 40th of a run) past the cancel, not after the rest of the run. Until the
+  // cancel, its one thread did at most `waited` of work.
   InferResult again{};
-  auto free_at = overran_at;
-  for (int i = 0; i < 2000; ++i) {
-    free_at = std::chrono::steady_clock::now();
+  auto work_until_free = whole_run;
+  for (int i = 0; i < 20000; ++i) {
+    work_until_free = engine_cpu() - cpu_at_start;
     again = (*engine)->infer(x, 60s);
     if (again.reason != FallbackReason::kBusy) break;
     std::this_thread::sleep_for(100us);
   }
   EXPECT_EQ(again.source, Source::kLocal);
-  EXPECT_LT(free_at - overran_at, whole_run / 2) << "the overrunning model was not cancelled between ops";
+  EXPECT_LT(work_until_free, waited + whole_run / 4) << "the overrunning model was not cancelled between ops";
   EXPECT_EQ(again.outputs[0].bytes, first.outputs[0].bytes);
 }
 
@@ -304,13 +317,26 @@ TEST(Engine, DestroyingTheEngineStopsAChallengerMidRun) {
   EngineOptions o = options();
   o.shadow_rate = 1;
   o.shadow_time_limit = 1h;
-  auto engine = Engine::create({load(chain(0, 64, 256, 14)), {}, load(chain(400, 64, 256, 15)), {}, {}}, o, clock);
+  o.envelope.memory_bytes = 1ll << 30;  // the challenger's 100 MB of weights are no memory pressure
+  auto challenger = load(chain(400, 64, 256, 15));
+  // What one whole run of the challenger costs.
+  runtime::Session alone(challenger);
+  const auto x = input(64, 256);
+  const auto cpu0 = cpu_time(CLOCK_THREAD_CPUTIME_ID);  // it runs on this thread
+  ASSERT_TRUE(alone.run(std::span(&x, 1)));
+  const auto whole_run = cpu_time(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+
+  auto engine = Engine::create({load(chain(0, 64, 256, 14)), {}, challenger, {}, {}}, o, clock);
   ASSERT_TRUE(engine);
-  (*engine)->infer(input(64, 256), 1s);
-  std::this_thread::sleep_for(5ms);  // the challenger (seconds of work) is running
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto cpu1 = engine_cpu();
+  (*engine)->infer(x, 1s);
+  // Wait until the challenger is 20 ops in (at SCHED_IDLE, on a busy machine, that can take seconds).
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (engine_cpu() - cpu1 < whole_run / 20 && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  ASSERT_GE(engine_cpu() - cpu1, whole_run / 20) << "the challenger never ran";
   engine->reset();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  // Stopped at its next op (a 400th of a run), not run to its end.
+  EXPECT_LT(engine_cpu() - cpu1, whole_run / 2);
 }
 
 TEST(Engine, TheShadowWaitsForHeadroom) {
