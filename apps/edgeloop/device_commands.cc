@@ -251,8 +251,8 @@ void print_step(device::UpdateStep step, const device::UpdateOutcome& o) {
           const auto& f = *c.fetch;
           fmt::print("companion   {}: {}, verified, smoke test passed in {:.1f} ms; stored for L1\n", what(),
                      f.already_there ? std::string("already downloaded")
-                     : f.delta       ? fmt::format("delta from {}, {} bytes", f.delta_base, c.downloaded_bytes)
-                                     : fmt::format("full artifact, {} bytes", c.downloaded_bytes),
+                     : f.delta       ? fmt::format("delta from {}, {} bytes", f.delta_base, c.downloaded_bytes())
+                                     : fmt::format("full artifact, {} bytes", c.downloaded_bytes()),
                      c.smoke_time.count() / 1e6);
           break;
         }
@@ -285,7 +285,7 @@ Json update_json(const device::UpdateOutcome& o) {
                      {"transfers", f.transfers}};
   }
   if (o.install) j["smoke_ms"] = o.install->smoke_time.count() / 1e6;
-  j["downloaded_bytes"] = o.downloaded_bytes;
+  j["downloaded_bytes"] = o.downloaded_bytes();
   if (o.companion) {
     const auto& c = *o.companion;
     Json cj{{"status", device::to_string(c.status)}};
@@ -294,7 +294,7 @@ Json update_json(const device::UpdateOutcome& o) {
                       {"variant", c.target->info.variant}, {"length", c.target->info.length},
                       {"sha256", c.target->info.sha256}};
     if (c.fetch) cj["via"] = c.fetch->already_there ? "on-device" : c.fetch->delta ? "delta" : "full";
-    cj["downloaded_bytes"] = c.downloaded_bytes;
+    cj["downloaded_bytes"] = c.downloaded_bytes();
     if (!c.reason.empty()) cj["reason"] = c.reason;
     j["companion"] = cj;
   }
@@ -320,7 +320,7 @@ void update(const UpdateArgs& a) {
   if (a.metered) overrides.metered = true;
   if (a.charging) overrides.charging = true;
   if (a.battery_flag && a.battery_flag->count()) overrides.battery_percent = a.battery;
-  const device::NetworkStateFile network{a.network_state.empty() ? std::filesystem::path(a.data_dir) / "network-state"
+  const device::NetworkStateFile network{a.network_state.empty() ? device::network_state_file(a.data_dir)
                                                                  : std::filesystem::path(a.network_state)};
   const device::PlatformConditions conditions(power ? power->get() : nullptr, network, SystemClock::instance(), overrides);
   const device::ConditionsReading reading = conditions.reading();

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "edgeloop/device/conditions.h"
+#include "edgeloop/device/data_dir.h"
 #include "edgeloop/device/sensors.h"
 
 namespace edgeloop::cli {
@@ -33,7 +34,7 @@ void sensors(const SensorArgs& a) {
                            : fmt::format("memory      no reading: {}", pressure.error().message));
   auto power = device::sysfs_power(a.power_supply);
   const std::filesystem::path network = !a.network_state.empty() ? std::filesystem::path(a.network_state)
-                                        : !a.data_dir.empty()     ? std::filesystem::path(a.data_dir) / "network-state"
+                                        : !a.data_dir.empty()     ? device::network_state_file(a.data_dir)
                                                                   : std::filesystem::path();
   const device::PlatformConditions conditions(power ? power->get() : nullptr, {network}, SystemClock::instance());
   const device::ConditionsReading r = conditions.reading();

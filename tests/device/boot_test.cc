@@ -22,7 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::slot_artifact;
 
-
 // A device data folder whose slots hold version 1 (trusted) and, with `trial`, version 2 on
 // trial with `attempts` attempts.
 void prepare(const fs::path& data_dir, bool trial, int attempts = 3) {

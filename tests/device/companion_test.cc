@@ -83,7 +83,7 @@ TEST(Companion, TheUpdateInstallsTheReleasesSmallestVariantBesideTheMainModelAnd
   ASSERT_TRUE(r->companion);
   EXPECT_EQ(r->companion->status, CompanionStatus::kInstalled) << r->companion->reason;
   EXPECT_EQ(r->companion->target->path, v1.w4a8);
-  EXPECT_EQ(r->companion->downloaded_bytes, r->companion->target->info.length);
+  EXPECT_EQ(r->companion->downloaded_bytes(), r->companion->target->info.length);
   const std::string sha = r->companion->target->info.sha256;
   EXPECT_TRUE(fs::exists(companion_dir(w.data_dir()) / (sha + ".edge")));
   EXPECT_TRUE(fs::exists(companion_dir(w.data_dir()) / (sha + ".json")));
@@ -103,7 +103,7 @@ TEST(Companion, TheUpdateInstallsTheReleasesSmallestVariantBesideTheMainModelAnd
   auto again = w.update();
   ASSERT_OK(again);
   EXPECT_EQ(again->companion->status, CompanionStatus::kStored);
-  EXPECT_EQ(again->companion->downloaded_bytes, 0u);
+  EXPECT_EQ(again->companion->downloaded_bytes(), 0u);
 }
 
 TEST(Companion, ATamperedCompanionIsRefusedTheMainModelInstallsAndL1IsUnavailable) {

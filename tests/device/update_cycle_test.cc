@@ -30,7 +30,7 @@ TEST(UpdateCycle, AFullDownloadProvisionsThenADeltaInstallsTheNextVersionOnTrial
   EXPECT_EQ(first->action, UpdateAction::kProvisioned);
   ASSERT_TRUE(first->fetch);
   EXPECT_FALSE(first->fetch->delta);
-  EXPECT_EQ(first->downloaded_bytes, first->check.resolution.target.length);
+  EXPECT_EQ(first->downloaded_bytes(), first->check.resolution.target.length);
   EXPECT_EQ(first->state.active, ota::Slot::kA);
   EXPECT_FALSE(first->state.trial);
 
@@ -43,7 +43,7 @@ TEST(UpdateCycle, AFullDownloadProvisionsThenADeltaInstallsTheNextVersionOnTrial
   EXPECT_EQ(second->check.resolution.path, v2);
   ASSERT_TRUE(second->fetch && second->fetch->delta) << "the targets list a delta from version 1";
   EXPECT_NE(second->fetch->delta_base.find("slot a"), std::string::npos) << second->fetch->delta_base;
-  EXPECT_LT(second->downloaded_bytes, second->check.resolution.target.length / 4);
+  EXPECT_LT(second->downloaded_bytes(), second->check.resolution.target.length / 4);
   EXPECT_EQ(second->state.active, ota::Slot::kB);
   ASSERT_TRUE(second->state.trial);
   EXPECT_EQ(second->state.trial->attempts_left, w.options.installer.trial_attempts);
@@ -59,7 +59,7 @@ TEST(UpdateCycle, AFullDownloadProvisionsThenADeltaInstallsTheNextVersionOnTrial
   auto again = w.update();
   ASSERT_OK(again);
   EXPECT_EQ(again->action, UpdateAction::kAlreadyActive);
-  EXPECT_EQ(again->downloaded_bytes, 0u);
+  EXPECT_EQ(again->downloaded_bytes(), 0u);
   EXPECT_EQ(w.steps, (std::vector<UpdateStep>{UpdateStep::kChecked, UpdateStep::kReconciled, UpdateStep::kCompanion}));
 }
 
@@ -76,7 +76,7 @@ TEST(UpdateCycle, WithDeltasOffTheWholeArtifactIsDownloaded) {
   EXPECT_EQ(r->action, UpdateAction::kInstalledOnTrial);
   ASSERT_TRUE(r->fetch);
   EXPECT_FALSE(r->fetch->delta);
-  EXPECT_EQ(r->downloaded_bytes, r->check.resolution.target.length);
+  EXPECT_EQ(r->downloaded_bytes(), r->check.resolution.target.length);
   EXPECT_EQ(r->state.info(*r->state.active)->version, "2");
 }
 
@@ -155,7 +155,7 @@ TEST(UpdateCycle, ARecallFlipsToTheLastKnownGoodWithNoDownload) {
   auto r = w.update();
   ASSERT_OK(r);
   EXPECT_EQ(r->action, UpdateAction::kFlippedToLastKnownGood);
-  EXPECT_EQ(r->downloaded_bytes, 0u);
+  EXPECT_EQ(r->downloaded_bytes(), 0u);
   EXPECT_EQ(r->state.active, ota::Slot::kA);
   EXPECT_FALSE(r->state.trial);
 }

@@ -183,6 +183,11 @@ Status DurableFileWriter::commit(IfExists if_exists) {
   return fsync_folder(dir);
 }
 
+void remove_quietly(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+}
+
 Status fsync_folder(const std::filesystem::path& dir) {
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) return io_error("cannot fsync folder", dir);

@@ -37,6 +37,10 @@ class UniqueFd {
 // fsyncs a folder, so that a file created, renamed or removed in it stays so after a crash.
 Status fsync_folder(const std::filesystem::path& dir);
 
+// Removes a file if it is there, ignoring any error: for scratch files whose leftover costs space,
+// not correctness.
+void remove_quietly(const std::filesystem::path& path);
+
 // Reads a whole file; refuses files larger than `max_bytes`.
 Result<std::vector<std::byte>> read_file(const std::filesystem::path& path, size_t max_bytes = size_t{1} << 32);
 

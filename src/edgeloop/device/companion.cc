@@ -5,6 +5,7 @@
 
 #include "edgeloop/base/file.h"
 #include "edgeloop/base/hash.h"
+#include "edgeloop/fleet/rollout_resolver.h"
 #include "edgeloop/ota/installer.h"
 
 namespace edgeloop::device {
@@ -14,11 +15,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr size_t kMaxRecordBytes = 4096;
-
-bool runs_on(const ota::TargetInfo& t, std::string_view runtime_version) {
-  return ota::parse_version(t.min_runtime_version) && ota::parse_version(runtime_version) &&
-         ota::compare_versions(t.min_runtime_version, runtime_version) <= 0;
-}
 
 fs::path artifact_file(const fs::path& dir, std::string_view sha256) { return dir / (std::string(sha256) + ".edge"); }
 fs::path record_file(const fs::path& dir, std::string_view sha256) { return dir / (std::string(sha256) + ".json"); }
@@ -43,11 +39,6 @@ std::optional<CompanionInfo> parse_record(ByteSpan bytes) {
   }
 }
 
-void remove_quietly(const fs::path& path) {
-  std::error_code ec;
-  fs::remove(path, ec);
-}
-
 // The bytes of a stored companion, checked against its record.
 Result<SharedBytes> read_checked(const fs::path& dir, const CompanionInfo& info) {
   EL_TRY(SharedBytes bytes, map_file(artifact_file(dir, info.sha256)));
@@ -59,8 +50,6 @@ Result<SharedBytes> read_checked(const fs::path& dir, const CompanionInfo& info)
 
 }  // namespace
 
-fs::path companion_dir(const fs::path& data_dir) { return data_dir / "companion"; }
-
 std::optional<CompanionTarget> choose_companion(const ota::TargetsMeta& targets, std::string_view main_path,
                                                 std::string_view runtime_version) {
   auto main = targets.targets.find(std::string(main_path));
@@ -69,7 +58,7 @@ std::optional<CompanionTarget> choose_companion(const ota::TargetsMeta& targets,
   std::optional<CompanionTarget> best;
   for (const auto& [path, t] : targets.targets) {
     if (path == main->first || t.model != m.model || !ota::parse_version(t.model_version) ||
-        ota::compare_versions(t.model_version, m.model_version) != 0 || t.length >= m.length || !runs_on(t, runtime_version))
+        ota::compare_versions(t.model_version, m.model_version) != 0 || t.length >= m.length || !fleet::runs_on(t, runtime_version))
       continue;
     if (!best || t.length < best->info.length) best = CompanionTarget{path, t};
   }
@@ -169,7 +158,6 @@ CompanionOutcome install_companion(CompanionStore& store, ota::Downloader& downl
   auto fetched = ota::fetch_artifact(downloader, transport, target.path, t, bases, dest, options.fetch);
   if (!fetched) return refuse(fetched.error().context("fetching " + target.path));
   out.fetch = *fetched;
-  out.downloaded_bytes = fetched->bytes_downloaded;
 
   // 3. Verified as the main model is, then stored.
   auto bytes = map_file(dest);

@@ -29,8 +29,6 @@
 
 namespace edgeloop::device {
 
-std::filesystem::path companion_dir(const std::filesystem::path& data_dir);  // DATA/companion
-
 struct CompanionTarget {
   std::string path;  // "artifacts/<sha256>.edge"
   ota::TargetInfo info;
@@ -90,9 +88,10 @@ struct CompanionOutcome {
   CompanionStatus status = CompanionStatus::kNone;
   std::optional<CompanionTarget> target;
   std::optional<ota::FetchReport> fetch;
-  uint64_t downloaded_bytes = 0;
   std::chrono::nanoseconds smoke_time{0};
   std::string reason;  // for kRefused (a deferral by the download policy included)
+
+  uint64_t downloaded_bytes() const { return fetch ? fetch->bytes_downloaded : 0; }
 };
 
 struct CompanionOptions {

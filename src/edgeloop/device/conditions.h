@@ -38,8 +38,8 @@ struct ConditionsReading {
   bool metered = false;
   bool charging = false;
   int battery_percent = -1;
-  std::string network_source;  // "/data/network-state: metered", "no /data/network-state: unmetered", "--metered"
-  std::string power_source;    // "power supply", "no power sensor: mains", "power supply unreadable (…): as mains", "--battery/--charging"
+  std::string network_source;  // "/data/network-state: metered", "no /data/network-state: unmetered", "stated by the caller"
+  std::string power_source;    // "power supply", "no power sensor: mains", "power supply unreadable (…): as mains", "…; overridden by the caller"
 };
 
 class PlatformConditions final : public ota::DeviceConditions {

@@ -4,6 +4,8 @@ namespace edgeloop::device {
 
 std::filesystem::path slots_dir(const std::filesystem::path& data_dir) { return data_dir / "slots"; }
 std::filesystem::path downloads_dir(const std::filesystem::path& data_dir) { return data_dir / "downloads"; }
+std::filesystem::path companion_dir(const std::filesystem::path& data_dir) { return data_dir / "companion"; }
+std::filesystem::path network_state_file(const std::filesystem::path& data_dir) { return data_dir / "network-state"; }
 
 Result<std::unique_ptr<DeviceSlots>> DeviceSlots::open(const std::filesystem::path& data_dir) {
   auto storage = ota::DirectoryStorage::open(slots_dir(data_dir));

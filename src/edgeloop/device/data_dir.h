@@ -2,6 +2,8 @@
 //   DATA/metadata/    the trusted repository metadata (ota::Client)
 //   DATA/slots/       the two model slots and their state record (ota::SlotStore)
 //   DATA/downloads/   the one update in progress (ota::install_target)
+//   DATA/companion/   the smaller variants beside the slots (device/companion.h)
+//   DATA/network-state  what the platform says of the network (device/conditions.h)
 // One place names them, so the update cycle, the boot step and the command line agree.
 #pragma once
 
@@ -16,6 +18,8 @@ namespace edgeloop::device {
 
 std::filesystem::path slots_dir(const std::filesystem::path& data_dir);
 std::filesystem::path downloads_dir(const std::filesystem::path& data_dir);
+std::filesystem::path companion_dir(const std::filesystem::path& data_dir);
+std::filesystem::path network_state_file(const std::filesystem::path& data_dir);
 
 // The slots of a data folder, opened in place: a SlotStore keeps a pointer to its storage, so
 // the pair lives behind one pointer and never moves.

@@ -108,12 +108,10 @@ Result<UpdateOutcome> run_update_cycle(const std::filesystem::path& data_dir, co
   auto installed = ota::install_target(installer, downloader, env.transport, r.path, t, downloads_dir(data_dir), options.fetch,
                                        [&](const ota::FetchReport& fetch) {
                                          out.fetch = fetch;
-                                         out.downloaded_bytes = fetch.bytes_downloaded;
                                          step(UpdateStep::kFetched, out);
                                        });
   if (!installed) return std::unexpected(std::move(installed).error().context("updating to " + r.path));
   out.fetch = installed->fetch;
-  out.downloaded_bytes = installed->fetch.bytes_downloaded;
   out.install = installed->install;
   out.action = installed->install.provisioned ? UpdateAction::kProvisioned : UpdateAction::kInstalledOnTrial;
   out.state = installer.state();

@@ -70,10 +70,12 @@ struct UpdateOutcome {
   UpdateAction action = UpdateAction::kAlreadyActive;
   std::optional<ota::FetchReport> fetch;
   std::optional<ota::InstallReport> install;
-  uint64_t downloaded_bytes = 0;  // for the main target by this cycle (abandoned delta bytes included)
   ota::SlotState state;           // the slots after the last step
   // The smaller variant beside it (L1): never an error of the cycle; its own downloaded bytes.
   std::optional<CompanionOutcome> companion;
+
+  // For the main target by this cycle (abandoned delta bytes included).
+  uint64_t downloaded_bytes() const { return fetch ? fetch->bytes_downloaded : 0; }
 };
 
 using UpdateStepCallback = std::function<void(UpdateStep, const UpdateOutcome&)>;

@@ -81,7 +81,7 @@ struct GuardrailMetrics {
   uint64_t shadow_runs = 0;
   uint64_t shadow_skipped = 0;           // sampled, but the governor or a busy shadow worker said no
   uint64_t shadow_disagreements = 0;     // top-1 differs from the champion's
-  uint64_t shadow_failures = 0;          // the challenger errored
+  uint64_t shadow_failures = 0;          // the challenger errored or ran over its time limit
   double shadow_confidence_delta_sum = 0;  // challenger − champion, summed over runs
   double shadow_latency_delta_us_sum = 0;  // challenger − champion, each run's CPU time (its latency on an idle core)
   LatencyHistogram shadow_latency_us{10};  // the challenger's runs, CPU time

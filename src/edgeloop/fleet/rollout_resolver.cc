@@ -18,15 +18,16 @@ bool lists(const ota::TargetInfo& t, std::string_view tier) {
   return std::find(t.tiers.begin(), t.tiers.end(), tier) != t.tiers.end();
 }
 
-bool runs_on(const ota::TargetInfo& t, const DeviceProfile& device) {
-  return ota::compare_versions(t.min_runtime_version, device.runtime_version) <= 0;
-}
-
 std::string percent(int basis_points) {
   return basis_points % 100 == 0 ? fmt::format("{}%", basis_points / 100) : fmt::format("{:.2f}%", basis_points / 100.0);
 }
 
 }  // namespace
+
+bool runs_on(const ota::TargetInfo& target, std::string_view runtime_version) {
+  return ota::parse_version(target.min_runtime_version) && ota::parse_version(runtime_version) &&
+         ota::compare_versions(target.min_runtime_version, runtime_version) <= 0;
+}
 
 Result<Resolution> resolve(const ota::TargetsMeta& targets, const ota::RolloutMeta& rollout, const DeviceProfile& device,
                            std::string_view model) {
@@ -65,7 +66,7 @@ Result<Resolution> resolve(const ota::TargetsMeta& targets, const ota::RolloutMe
       for (auto& [path, t] : targets.targets) {
         if (t.model != name || ota::compare_versions(t.model_version, pin->second) != 0) continue;
         if (tier_only && !lists(t, device.tier)) continue;
-        if (!runs_on(t, device)) {
+        if (!runs_on(t, device.runtime_version)) {
           too_new = true;
           continue;
         }
@@ -100,7 +101,7 @@ Result<Resolution> resolve(const ota::TargetsMeta& targets, const ota::RolloutMe
     if (!rollout_of_tier.baseline)
       return make_error(ErrorCode::kNotFound, "{}; tier {} has no baseline for {}", why, device.tier, name);
     auto t = targets.targets.find(*rollout_of_tier.baseline);
-    if (t != targets.targets.end() && !runs_on(t->second, device))
+    if (t != targets.targets.end() && !runs_on(t->second, device.runtime_version))
       return make_error(ErrorCode::kFailedPrecondition, "{}; the baseline needs runtime {} (this device has {})", why,
                         t->second.min_runtime_version, device.runtime_version);
     return finish(make(*rollout_of_tier.baseline, why + "; baseline"));
@@ -109,7 +110,7 @@ Result<Resolution> resolve(const ota::TargetsMeta& targets, const ota::RolloutMe
                                    rollout_of_tier.basis_points, percent(rollout_of_tier.basis_points), rollout_of_tier.rollout_id);
   if (!in_cohort) return baseline("not in cohort: " + cohort);
   auto t = targets.targets.find(rollout_of_tier.target);
-  if (t != targets.targets.end() && !runs_on(t->second, device))
+  if (t != targets.targets.end() && !runs_on(t->second, device.runtime_version))
     return baseline(fmt::format("in cohort ({}), but the target needs runtime {} (this device has {})", cohort,
                                 t->second.min_runtime_version, device.runtime_version));
   return finish(make(rollout_of_tier.target, "in cohort: " + cohort));

@@ -32,6 +32,10 @@ struct Resolution {
   int64_t bucket = -1;     // -1 when no cohort decision was made
 };
 
+// Whether a runtime of `runtime_version` can run `target` (its min_runtime_version is at or
+// below it); false when either version is not a dotted version.
+bool runs_on(const ota::TargetInfo& target, std::string_view runtime_version);
+
 // `model` may be empty when the rollout names exactly one model. kNotFound when nothing is
 // rolled out to this tier; kFailedPrecondition when the only candidates need a newer runtime
 // (the message says which version).

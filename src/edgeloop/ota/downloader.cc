@@ -238,8 +238,7 @@ Result<DownloadReport> Downloader::download(Transport& transport, std::string_vi
       continue;
     }
     file.close();
-    std::error_code ec;
-    fs::remove(partial_path(dest), ec);
+    remove_quietly(partial_path(dest));
     return fail(Error{ErrorCode::kCorrupt, fmt::format("SHA-256 is {}, expected {}{}; the partial file was deleted",
                                                        to_hex(*hash), to_hex(expected_sha256),
                                                        report.restarted ? " (also after a restart from byte 0)" : "")});

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "edgeloop/base/file.h"
 #include "edgeloop/base/hash.h"
 #include "edgeloop/crypto/hex.h"
 
@@ -39,11 +40,6 @@ bool stops_the_update(ErrorCode code) { return code == ErrorCode::kDeferred || c
 // A delta download that failed this way may still succeed later: its partial file is kept for
 // the next call to resume (the bytes were not wrong, the transfer was cut).
 bool worth_resuming(ErrorCode code) { return code == ErrorCode::kIo || code == ErrorCode::kFailedPrecondition; }
-
-void remove_quietly(const fs::path& path) {
-  std::error_code ec;
-  fs::remove(path, ec);
-}
 
 }  // namespace
 
