@@ -44,7 +44,7 @@ BootOptions reference() {
 }
 
 TEST(Boot, AnEmptyDeviceHasNothingToRun) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   auto slots = DeviceSlots::open(dir.path());
   ASSERT_OK(slots);
   auto booted = boot((*slots)->store(), reference());
@@ -54,7 +54,7 @@ TEST(Boot, AnEmptyDeviceHasNothingToRun) {
 }
 
 TEST(Boot, WithoutATrialTheActiveModelAnswers) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   prepare(dir.path(), false);
   auto slots = DeviceSlots::open(dir.path());
   ASSERT_OK(slots);
@@ -69,7 +69,7 @@ TEST(Boot, WithoutATrialTheActiveModelAnswers) {
 }
 
 TEST(Boot, OnTrialTheAttemptIsSpentThenTheLastKnownGoodAnswersAndTheTrialRunsInItsShadow) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   prepare(dir.path(), true, 3);
   auto slots = DeviceSlots::open(dir.path());
   ASSERT_OK(slots);
@@ -91,7 +91,7 @@ TEST(Boot, OnTrialTheAttemptIsSpentThenTheLastKnownGoodAnswersAndTheTrialRunsInI
 }
 
 TEST(Boot, ATrialModelThatNoLongerLoadsIsRevertedAtOnce) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   prepare(dir.path(), true);
   {
     std::fstream f(slots_dir(dir.path()) / "slot-b.edge", std::ios::in | std::ios::out | std::ios::binary);
@@ -117,7 +117,7 @@ TEST(Boot, ATrialModelThatNoLongerLoadsIsRevertedAtOnce) {
 // last-known-good on its own, and that model loads and passes its golden vector.
 TEST(Boot, AModelThatCrashesItsProcessMidRunIsRevertedByTheWatchdogWithinNStarts) {
   constexpr int kAttempts = 3;
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   prepare(dir.path(), true, kAttempts);
   int starts = 0, crashes = 0;
   bool reverted = false;

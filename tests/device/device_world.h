@@ -5,19 +5,15 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "edgeloop/base/clock.h"
 #include "edgeloop/base/file.h"
-#include "edgeloop/base/hash.h"
 #include "edgeloop/device/update_cycle.h"
 #include "edgeloop/model/artifact.h"
 #include "edgeloop/ota/client.h"
@@ -25,33 +21,13 @@
 #include "edgeloop/runtime/golden.h"
 #include "ota/test_server.h"
 #include "testing/graphs.h"
+#include "testing/temp_dir.h"
 
 namespace edgeloop::device::world {
 
 namespace fs = std::filesystem;
 
 inline const std::string kModel = "tiny";
-
-// A fresh folder per use, removed with everything in it.
-class Scratch {
- public:
-  Scratch() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("edgeloop_device_world_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // The tiny MLP (tests/testing/graphs.h) as model "tiny" at `version` and `variant`, its bias
 // shifted by the version so every version has other bytes, with its golden vector. `pad` bytes
@@ -81,20 +57,6 @@ inline model::Graph release_graph(const ReleaseSpec& spec) {
   if (spec.pad) g.meta.properties.emplace_back("pad", std::string(spec.pad, 'p'));
   if (!runtime::attach_golden(g)) std::abort();
   return g;
-}
-
-inline std::string sha256_of(const fs::path& file) {
-  auto bytes = read_file(file);
-  return bytes ? to_hex(sha256(*bytes)) : std::string();
-}
-
-// Every regular file under `dir` with its SHA-256: "the slots are unchanged" compares two.
-inline std::map<std::string, std::string> tree(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  if (!fs::exists(dir)) return files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = sha256_of(e.path());
-  return files;
 }
 
 class DeviceWorld {
@@ -161,7 +123,7 @@ class DeviceWorld {
   std::vector<UpdateStep> steps;
 
  private:
-  Scratch scratch_;
+  testing::TempDir scratch_;
   std::unique_ptr<ota::Repository> repo_;
   std::unique_ptr<testing::TestServer> server_;
   std::unique_ptr<ota::Transport> transport_;

@@ -44,7 +44,7 @@ class TrialJudgeTest : public ::testing::Test {
     o.success_checkpoint = 2;
     return o;
   }();
-  testing::SlotTempDir dir_;
+  testing::TempDir dir_;
   testing::SteppingClock clock_;
   std::unique_ptr<DeviceSlots> slots_;
   std::unique_ptr<ota::Installer> installer_;

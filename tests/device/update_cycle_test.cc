@@ -91,13 +91,13 @@ TEST(UpdateCycle, ATamperedTargetIsRefusedAndTheSlotsStayAsTheyWere) {
   // hash, the fallback to the whole artifact fails it too.
   w.tamper(v2);
   for (const auto& e : fs::directory_iterator(w.public_dir() / "deltas")) w.tamper("deltas/" + e.path().filename().string());
-  const auto slots_before = world::tree(slots_dir(w.data_dir()));
+  const auto slots_before = testing::file_tree(slots_dir(w.data_dir()));
   auto r = w.update();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kCorrupt) << r.error().message;
   EXPECT_NE(r.error().message.find("updating to " + v2), std::string::npos) << r.error().message;
   EXPECT_EQ(w.steps, (std::vector<UpdateStep>{UpdateStep::kChecked, UpdateStep::kReconciled}));
-  EXPECT_EQ(world::tree(slots_dir(w.data_dir())), slots_before);
+  EXPECT_EQ(testing::file_tree(slots_dir(w.data_dir())), slots_before);
   auto slots = DeviceSlots::open(w.data_dir());
   ASSERT_OK(slots);
   EXPECT_EQ((*slots)->state().active, ota::Slot::kA);
@@ -112,12 +112,12 @@ TEST(UpdateCycle, ThePolicyDefersOnAMeteredNetworkAndTheNextCycleInstalls) {
   w.release(v(2));
   w.roll_out(2);
   w.conditions.is_metered = true;  // the policy's default: only on unmetered networks
-  const auto slots_before = world::tree(slots_dir(w.data_dir()));
+  const auto slots_before = testing::file_tree(slots_dir(w.data_dir()));
   auto deferred = w.update();
   ASSERT_FALSE(deferred);
   EXPECT_EQ(deferred.error().code, ErrorCode::kDeferred) << deferred.error().message;
   EXPECT_NE(deferred.error().message.find("deferred: on a metered network"), std::string::npos) << deferred.error().message;
-  EXPECT_EQ(world::tree(slots_dir(w.data_dir())), slots_before);
+  EXPECT_EQ(testing::file_tree(slots_dir(w.data_dir())), slots_before);
 
   w.conditions.is_metered = false;
   auto r = w.update();
@@ -164,7 +164,7 @@ TEST(UpdateCycle, ADeviceThatTrustsNoRootIsRefused) {
   DeviceWorld w;
   w.release(v(1));
   w.roll_out(1);
-  world::Scratch other;
+  testing::TempDir other;
   const UpdateEnvironment env{w.transport(), SystemClock::instance(), [](std::chrono::nanoseconds) {}, w.conditions};
   auto r = run_update_cycle(other.path() / "device", env, w.options);
   ASSERT_FALSE(r);

@@ -16,7 +16,7 @@ using edgeloop::testing::TestServer;
 using fixture::kDay;
 using fixture::kModel;
 using fixture::kStart;
-using fixture::read_tree;
+using testing::file_tree;
 using fixture::Repo;
 using fixture::text;
 using fixture::World;
@@ -253,7 +253,7 @@ TEST_F(Attack, RollbackOfRoot) {
 }
 
 TEST_F(Attack, MirrorServingOldMetadata) {
-  auto old_mirror = read_tree(w.repo.public_dir());
+  auto old_mirror = file_tree(w.repo.public_dir());
   w.repo.release();
   ok(w.update());
   // The mirror serves a complete, consistent, validly signed copy of the earlier repository.

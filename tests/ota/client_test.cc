@@ -18,9 +18,9 @@ using fixture::bytes_of;
 using fixture::FakeClock;
 using fixture::kDay;
 using fixture::kStart;
-using fixture::read_tree;
+using testing::file_tree;
 using fixture::Repo;
-using fixture::ScratchDir;
+using testing::TempDir;
 using fixture::text;
 using fixture::World;
 
@@ -82,26 +82,26 @@ TEST(Client, ProvisionRefusesARootNotSignedByItsOwnKeys) {
   Repo repo;
   auto stranger = repo.new_key();
   auto file = Repo::sign_with(canonical(repo.root), {stranger});
-  ScratchDir device;
+  testing::TempDir device;
   auto r = Client::provision(device.path(), file);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
   EXPECT_NE(r.error().message.find("its own root keys"), std::string::npos) << r.error().message;
-  EXPECT_TRUE(read_tree(device.path()).empty());
+  EXPECT_TRUE(file_tree(device.path()).empty());
 }
 
 TEST(Client, ProvisionRefusesSomethingThatIsNotARoot) {
   World w;
-  ScratchDir device;
+  testing::TempDir device;
   auto r = Client::provision(device.path(), w.first.timestamp);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
   EXPECT_NE(r.error().message.find("not a valid root"), std::string::npos) << r.error().message;
-  EXPECT_TRUE(read_tree(device.path()).empty());
+  EXPECT_TRUE(file_tree(device.path()).empty());
 }
 
 TEST(Client, OpenWithoutProvisioningSaysToProvision) {
-  ScratchDir device;
+  testing::TempDir device;
   FakeClock clock;
   auto c = Client::open(device.path(), clock);
   ASSERT_FALSE(c.has_value());
@@ -293,7 +293,7 @@ TEST(Client, UpdateAfterAnInterruptedPersistCompletesIt) {
   auto r = c->update(*w.transport);
   ASSERT_OK(r);
   EXPECT_TRUE(r->timestamp_changed);
-  EXPECT_EQ(read_tree(w.data_dir()), done);
+  EXPECT_EQ(file_tree(w.data_dir()), done);
 }
 
 TEST(Client, UpdateAndFetchOverHttp) {
@@ -322,7 +322,7 @@ TEST(Client, FetchTargetBeforeAnyUpdateSaysToUpdate) {
   Repo repo;
   auto root = repo.publish_root();
   repo.publish();
-  ScratchDir device;
+  testing::TempDir device;
   FakeClock clock;
   ASSERT_OK(Client::provision(device.path(), root));
   auto c = Client::open(device.path(), clock);

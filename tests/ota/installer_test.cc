@@ -185,7 +185,7 @@ TEST(Installer, SmokeTestLoadsWithTheDevicesLoadOptions) {
 // was marked good there) is refused, not turned into a swap of two trusted models; every other
 // operation re-reads the record under the lock and applies to what it finds.
 TEST(Installer, ARevertOnAStaleViewIsRefused) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   auto storage = DirectoryStorage::open(dir.path() / "slots");
   ASSERT_TRUE(storage);
   auto app_store = SlotStore::open(*storage), cli_store = SlotStore::open(*storage);
@@ -326,7 +326,7 @@ TEST(Installer, ReconcileRefusesAWantedVersionBelowTheFloor) {
 }
 
 TEST(Installer, InstallsFromADownloadedFile) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   auto storage = DirectoryStorage::open(dir.path() / "slots");
   ASSERT_TRUE(storage);
   auto store = SlotStore::open(*storage);

@@ -60,7 +60,7 @@ void prepare(Installer& in, Setup setup) {
 
 // A repository folder with v2 (a delta from v1 listed) and v3 (no delta), made once.
 struct UpdateRepo {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   testing::PublishedTarget v2 = testing::publish_target(dir.path(), artifact(2), {&artifact(1)});
   testing::PublishedTarget v3 = testing::publish_target(dir.path(), artifact(3));
 };
@@ -227,7 +227,7 @@ TEST(PowerLoss, EveryCrashPointOfEveryFlowLeavesAWorkingDevice) {
   int points = 0, runs = 0, bricked = 0;
   for (const Flow& flow : flows()) {
     // Count the crash points, and learn the state before and after.
-    testing::SlotTempDir counted;
+    testing::TempDir counted;
     prepare_dir(counted.path(), flow.setup);
     SlotState before = state_of(counted.path());
     int n = 0;
@@ -241,7 +241,7 @@ TEST(PowerLoss, EveryCrashPointOfEveryFlowLeavesAWorkingDevice) {
 
     for (int k = 0; k < n; ++k) {
       for (bool torn : {false, true}) {
-        testing::SlotTempDir dir;
+        testing::TempDir dir;
         prepare_dir(dir.path(), flow.setup);
         ::fflush(nullptr);
         pid_t pid = ::fork();
@@ -289,7 +289,7 @@ TEST(PowerLoss, EveryCrashPointOfEveryFlowLeavesAWorkingDevice) {
 // A model that kills the process whenever it runs: every start spends an attempt, then dies.
 // The watchdog must bring the last-known-good back on its own, with no network and no help.
 TEST(PowerLoss, AModelThatCrashesTheProcessIsRevertedByTheWatchdog) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   prepare_dir(dir.path(), Setup::kTrial);
   const std::string v1 = artifact(1).expected.sha256, v2 = artifact(2).expected.sha256;
   int starts = 0;

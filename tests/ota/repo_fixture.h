@@ -6,11 +6,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +23,7 @@
 #include "edgeloop/ota/client.h"
 #include "edgeloop/ota/metadata.h"
 #include "edgeloop/ota/transport.h"
+#include "testing/temp_dir.h"
 
 namespace edgeloop::ota::fixture {
 
@@ -39,45 +38,6 @@ class FakeClock final : public Clock {
   int64_t unix_seconds() const override { return seconds; }
   int64_t seconds = kStart;
 };
-
-// A fresh folder per use, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("edgeloop_ota_client_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Every regular file under `dir` (relative path -> contents): what "the trusted state is
-// byte-for-byte unchanged" compares.
-inline std::map<std::string, std::string> read_tree(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  if (!fs::exists(dir)) return files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) {
-      if (!entry.is_directory()) files[fs::relative(entry.path(), dir).string()] = "<not a regular file>";
-      continue;
-    }
-    std::ifstream in(entry.path(), std::ios::binary);
-    files[fs::relative(entry.path(), dir).string()] =
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return files;
-}
 
 inline std::string text(ByteSpan bytes) { return std::string(as_chars(bytes)); }
 inline std::vector<std::byte> bytes_of(std::string_view s) {
@@ -261,7 +221,7 @@ class Repo {
   std::map<Role, std::vector<std::shared_ptr<crypto::KeyPair>>> signers;
 
  private:
-  ScratchDir dir_;
+  testing::TempDir dir_;
   int seed_ = 0;
 };
 
@@ -293,7 +253,7 @@ class World {
   fs::path data_dir() const { return device_.path() / "data"; }
   Result<UpdateReport> update() { return client->update(*transport); }
   Result<UpdateReport> update(Transport& t) { return client->update(t); }
-  std::map<std::string, std::string> state() const { return read_tree(data_dir()); }
+  std::map<std::string, std::string> state() const { return testing::file_tree(data_dir()); }
   // A client opened afresh from the data directory (what a reboot sees).
   Result<Client> reopen() const { return Client::open(data_dir(), clock); }
 
@@ -306,7 +266,7 @@ class World {
   std::string v1, v2, v3, low3;
 
  private:
-  ScratchDir device_;
+  testing::TempDir device_;
 };
 
 }  // namespace edgeloop::ota::fixture

@@ -1,11 +1,8 @@
 // Small valid .edge artifacts with a golden vector, for the slot store and installer tests.
 #pragma once
 
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -15,6 +12,7 @@
 #include "edgeloop/ota/installer.h"
 #include "edgeloop/runtime/golden.h"
 #include "testing/graphs.h"
+#include "testing/temp_dir.h"
 
 namespace edgeloop::testing {
 
@@ -55,26 +53,6 @@ class SteppingClock final : public Clock {
  private:
   std::chrono::nanoseconds step_;
   mutable std::chrono::nanoseconds t_{0};
-};
-
-class SlotTempDir {
- public:
-  SlotTempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("edgeloop-slots-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~SlotTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  SlotTempDir(const SlotTempDir&) = delete;
-  SlotTempDir& operator=(const SlotTempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
 };
 
 }  // namespace edgeloop::testing

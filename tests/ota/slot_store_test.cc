@@ -61,7 +61,7 @@ TEST(SlotState, InconsistentRecordsAreCorrupt) {
 }
 
 TEST(SlotStore, EmptyStoreThenCommitsAndReopens) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   auto storage = DirectoryStorage::open(dir.path() / "slots");
   ASSERT_TRUE(storage);
   auto store = SlotStore::open(*storage);
@@ -93,7 +93,7 @@ TEST(SlotStore, EmptyStoreThenCommitsAndReopens) {
 }
 
 TEST(SlotStore, TamperedSlotIsCorruptAndLeftoversAreRemoved) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   auto storage = DirectoryStorage::open(dir.path());
   ASSERT_TRUE(storage);
   auto store = SlotStore::open(*storage);
@@ -123,7 +123,7 @@ TEST(SlotStore, TamperedSlotIsCorruptAndLeftoversAreRemoved) {
 }
 
 TEST(SlotStore, CrashHookSeesEveryDurableStepInOrder) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   std::vector<std::string> steps;
   auto storage = DirectoryStorage::open(
       dir.path(), [&](std::string_view step, const fs::path&) { steps.emplace_back(step); });
@@ -135,7 +135,7 @@ TEST(SlotStore, CrashHookSeesEveryDurableStepInOrder) {
 // Two stores on one folder (two processes): the second one's view is stale after the first
 // commits, so its commit is refused rather than undoing the first; re-read, it goes through.
 TEST(SlotStore, ACommitOnAStaleViewIsRefused) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   auto storage = DirectoryStorage::open(dir.path());
   ASSERT_TRUE(storage);
   auto first = SlotStore::open(*storage), second = SlotStore::open(*storage);
@@ -159,7 +159,7 @@ TEST(SlotStore, ACommitOnAStaleViewIsRefused) {
 // Three processes change one device's slots at once, as `device start` (the watchdog),
 // `device update` and the app recording successes can: every change survives (no lost update).
 TEST(SlotStore, ProcessesChangingOneFolderAtOnceLoseNoUpdate) {
-  testing::SlotTempDir dir;
+  testing::TempDir dir;
   InstallerOptions options;
   options.trial_attempts = 1000;
   options.successes_to_mark_good = 1000000;

@@ -63,7 +63,7 @@ class UpdaterTest : public ::testing::Test {
   const std::string& active_sha() const { return state().info(*state().active)->sha256; }
   const SlotState& state() const { return installer_.state(); }
 
-  testing::SlotTempDir dir_;
+  testing::TempDir dir_;
   DirectoryStorage storage_;
   SlotStore store_;
   testing::SteppingClock step_clock_;
