@@ -17,7 +17,6 @@ namespace fs = std::filesystem;
 using world::DeviceWorld;
 using world::ReleaseSpec;
 
-
 // A release as a variant matrix: fp32 for mid (the largest), int8 for flagship, w4a8 for low
 // (the smallest). The variants differ in their bytes; the arithmetic is the tiny MLP's.
 struct Release {
